@@ -1,0 +1,35 @@
+"""Conversions between the numpy API surface and torch internals."""
+
+import numpy as np
+import torch
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(device):
+    """Return a ``torch.device`` for ``"auto"``, ``"cpu"``, ``"cuda"``, ... ."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype):
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return _DTYPES[str(dtype)]
+    except KeyError:
+        raise ValueError(
+            f"dtype must be 'float32' or 'float64', got {dtype!r}."
+        ) from None
+
+
+def to_tensor(X, device, dtype):
+    """Numpy (or tensor) -> tensor on ``device`` with ``dtype``, no copy if possible."""
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=dtype)
+    return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
+
+
+def to_numpy(t):
+    return t.detach().cpu().numpy().astype(np.float64, copy=False)

@@ -1,0 +1,163 @@
+"""Divergence objectives J(w) with gradients and curvature bounds.
+
+Each objective is a small object with ``value_and_grad(w)`` and
+``lipschitz(w)``, an upper bound (a 0-d tensor, no host sync) on the local
+curvature used as the solver's inverse step size.  The same classes serve
+the standalone estimators (on whole samples, to convergence) and the deep
+trainer (on mini-batch representations, a few warm-started steps).
+"""
+
+import ot
+import torch
+
+from .kernels import rbf_kernel
+
+
+class QuadraticObjective:
+    """J(w) = 1/2 w'Hw - h'w + const, with ``H`` a PSD matrix or a callable.
+
+    Covers MMD/KMM (H = K/n^2 [+ ridge]) and the squared-distance (LSIF)
+    family.  ``lipschitz`` defaults to the Gershgorin bound max_i sum_j H_ij,
+    valid for the entrywise non-negative kernel matrices used here; pass an
+    explicit value when H has negative entries.
+    """
+
+    def __init__(self, H, h, const=0.0, lipschitz=None):
+        self.H = H
+        self.h = h
+        self.const = const
+        self._L = lipschitz
+
+    def _Hw(self, w):
+        return self.H(w) if callable(self.H) else self.H @ w
+
+    def value_and_grad(self, w):
+        Hw = self._Hw(w)
+        grad = Hw - self.h
+        value = 0.5 * (w @ Hw) - self.h @ w + self.const
+        return value, grad
+
+    def value(self, w):
+        return self.value_and_grad(w)[0]
+
+    def lipschitz(self, w):
+        if self._L is None:
+            self._L = self._Hw(torch.ones_like(w)).max()
+        return torch.as_tensor(self._L, dtype=w.dtype, device=w.device)
+
+
+def mmd_objective(K, Kx_te_mean, reg=0.0):
+    """KMM: J(w) = (1/2n^2) w'Kw - (1/n) w'k_te + (reg/2n) ||w - 1||^2.
+
+    ``K`` is the (n, n) training kernel matrix, ``Kx_te_mean`` the vector
+    (1/m) sum_j k(x_i, x'_j).  J(w) + MMD^2 offset = 1/2 MMD^2 between the
+    weighted training sample and the test sample; the ridge term pulls the
+    weights towards uniform (reg = 0 is classic KMM).
+    """
+    n = K.shape[0]
+    H = K / n**2
+    if reg:
+        H = H + (reg / n) * torch.eye(n, dtype=K.dtype, device=K.device)
+    h = Kx_te_mean / n + (reg / n if reg else 0.0)
+    return QuadraticObjective(H, h)
+
+
+class LogLikelihoodObjective:
+    """KL / KLIEP: J(w) = -(1/m) sum_j log((A w)_j), A >= 0 of shape (m, p).
+
+    Standalone KLIEP: A = kernel design of the test points on the centres and
+    w are the kernel coefficients.  Per batch (transductive): A_ji =
+    k(z'_j, z_i) / n and w are the training weights, so (A w)_j is the
+    weighted training sample's kernel density at the j-th test point.
+    """
+
+    def __init__(self, A, floor=1e-12):
+        self.A = A
+        self.floor = floor
+
+    def _q(self, w):
+        return (self.A @ w).clamp_min(self.floor)
+
+    def value_and_grad(self, w):
+        q = self._q(w)
+        m = q.shape[0]
+        return -torch.log(q).mean(), -(self.A.T @ (1.0 / q)) / m
+
+    def value(self, w):
+        return -torch.log(self._q(w)).mean()
+
+    def lipschitz(self, w):
+        # Hessian (1/m) A' diag(1/q^2) A has non-negative entries, so its
+        # largest row sum bounds its largest eigenvalue.
+        q = self._q(w)
+        row = self.A.sum(1)
+        return (self.A.T @ (row / q**2)).max() / q.shape[0]
+
+
+def squared_objective(Phi_tr, Phi_te, reg=0.0, alpha=0.0):
+    """Squared distance (LSIF / uLSIF / RuLSIF) over a linear model r = Phi a.
+
+    J(a) = (1-alpha)/2 E_tr[r^2] + alpha/2 E_te[r^2] - E_te[r] + reg/2 |a|^2.
+    Transductively (the deep trainer), Phi_tr = I and Phi_te is the
+    Nadaraya-Watson smoother that carries training weights to test points.
+    """
+    n, m = Phi_tr.shape[0], Phi_te.shape[0]
+    H = (1 - alpha) * (Phi_tr.T @ Phi_tr) / n
+    if alpha:
+        H = H + alpha * (Phi_te.T @ Phi_te) / m
+    if reg:
+        H = H + reg * torch.eye(H.shape[0], dtype=H.dtype, device=H.device)
+    return QuadraticObjective(H, Phi_te.mean(0))
+
+
+def nadaraya_watson(Z_query, Z_ref, gamma):
+    """Row-stochastic smoother S_qi = k(q, z_i) / sum_l k(q, z_l).
+
+    Computed as a softmax of -gamma ||q - z||^2, so it stays defined far from
+    every reference point (where all kernel values underflow).
+    """
+    from .kernels import sq_dists
+
+    return torch.softmax(-gamma * sq_dists(Z_query, Z_ref), dim=1)
+
+
+class WassersteinObjective:
+    """Entropic Wasserstein-1 between sum_i (w_i / sum w) delta_{z_i} and the
+    uniform test sample, with the Sinkhorn dual potential as gradient.
+
+    With p = w / sum(w) and f the optimal potential of the training side,
+    dJ/dw_i = (f_i - p'f) / sum(w).  W1 is not smooth, so ``lipschitz``
+    returns the gradient's sup-norm: a step of 1/L moves no weight by more
+    than one unit (a normalised subgradient step).
+    """
+
+    def __init__(self, Z_tr, Z_te, reg=0.05, n_iter=100):
+        M = torch.cdist(Z_tr, Z_te)
+        scale = M.max().clamp_min(torch.finfo(M.dtype).tiny)
+        self.M = M / scale          # unit cost scale, so reg is relative
+        self.scale = scale
+        self.reg = reg
+        self.n_iter = n_iter
+        m = Z_te.shape[0]
+        self.b = torch.full((m,), 1.0 / m, dtype=M.dtype, device=M.device)
+
+    def value_and_grad(self, w):
+        total = w.sum()
+        p = w / total
+        # POT's log-domain Sinkhorn accepts zero-mass atoms and runs on the
+        # tensors' own device through its torch backend.
+        plan, log = ot.sinkhorn(
+            p, self.b, self.M, self.reg, method="sinkhorn_log",
+            numItermax=self.n_iter, stopThr=1e-6, log=True, warn=False,
+        )
+        f = self.reg * log["log_u"]
+        f = torch.where(torch.isfinite(f), f, torch.zeros_like(f))
+        value = (plan * self.M).sum() * self.scale
+        grad = (f - p @ f) * self.scale / total
+        return value, grad
+
+    def value(self, w):
+        return self.value_and_grad(w)[0]
+
+    def lipschitz(self, w):
+        return self.value_and_grad(w)[1].abs().max().clamp_min(1e-12)

@@ -1,0 +1,144 @@
+"""The shared core against independent references."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+
+from adiw._core.kernels import median_gamma, rbf_kernel, rbf_matvec, quantile_gamma
+from adiw._core.objectives import (
+    LogLikelihoodObjective, WassersteinObjective, mmd_objective,
+)
+from adiw._core.projection import project_box_sum, project_weights
+from adiw._core.solver import fista
+
+
+def _slsqp_projection(v, upper, lo, hi, b):
+    cons = [{"type": "ineq", "fun": lambda w: b @ w - lo, "jac": lambda w: b},
+            {"type": "ineq", "fun": lambda w: hi - b @ w, "jac": lambda w: -b}]
+    res = minimize(lambda w: 0.5 * np.sum((w - v) ** 2), np.clip(v, 0, upper),
+                   jac=lambda w: w - v, bounds=[(0, upper)] * len(v),
+                   constraints=cons, method="SLSQP",
+                   options={"ftol": 1e-14, "maxiter": 500})
+    return res.x
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_projection_matches_slsqp(case):
+    r = np.random.default_rng(case)
+    n = r.integers(2, 30)
+    v = r.normal(scale=r.choice([0.1, 1, 5]), size=n) + r.choice([0, 1, 3])
+    upper = float(r.choice([0.8, 2.0, 50.0]))
+    b = r.uniform(0.2, 2.0, size=n) if case % 3 == 0 else np.ones(n)
+    lo = float(r.uniform(0, 0.5) * n * min(upper, 1) * b.mean())
+    hi = lo + float(r.uniform(0, 2.0)) * n * b.mean()
+    got = project_box_sum(torch.tensor(v), upper, lo, hi, torch.tensor(b)).numpy()
+    ref = _slsqp_projection(v, upper, lo, hi, b)
+    assert np.allclose(got, ref, atol=1e-6)
+    assert np.all(got >= 0) and np.all(got <= upper + 1e-12)
+    assert lo - 1e-9 <= b @ got <= hi + 1e-9
+
+
+def test_projection_equality_and_infinite_upper():
+    r = np.random.default_rng(1)
+    v = r.normal(size=20)
+    b = r.uniform(0.5, 1.5, size=20)
+    got = project_box_sum(torch.tensor(v), float("inf"), 1.0, 1.0, torch.tensor(b)).numpy()
+    ref = _slsqp_projection(v, 1e6, 1.0, 1.0, b)
+    assert np.allclose(got, ref, atol=1e-6)
+    assert b @ got == pytest.approx(1.0)
+
+
+def test_project_weights_keeps_feasible_points_and_float32():
+    w = torch.tensor([0.5, 1.0, 1.5], dtype=torch.float32)
+    assert torch.equal(project_weights(w, 2.0, 0.1), w)
+    out = project_weights(torch.tensor([5.0, -1.0, 0.0, 10.0]), 3.0, 0.0)
+    assert out.dtype == torch.float32
+    assert out.mean().item() == pytest.approx(1.0, abs=1e-6)
+    assert out.min() >= 0 and out.max() <= 3.0
+
+
+def test_rbf_matvec_chunked_equals_dense(rng):
+    A = torch.tensor(rng.normal(size=(37, 3)))
+    B = torch.tensor(rng.normal(size=(11, 3)))
+    v = torch.tensor(rng.normal(size=11))
+    ref = np.exp(-0.3 * ((A.numpy()[:, None] - B.numpy()[None]) ** 2).sum(-1)) @ v.numpy()
+    assert np.allclose(rbf_matvec(A, B, v, 0.3, chunk=5).numpy(), ref)
+    assert np.allclose(rbf_kernel(A, B, 0.3).numpy() @ v.numpy(), ref)
+
+
+def test_median_gamma_and_degenerate_fallbacks(rng):
+    X = rng.normal(size=(200, 2))
+    d = ((X[:, None] - X[None]) ** 2).sum(-1)[np.triu_indices(200, 1)]
+    assert median_gamma(X) == pytest.approx(1 / (2 * np.median(d)))
+    assert median_gamma(np.ones((5, 3))) == 0.5               # all identical
+    X2 = np.vstack([np.zeros((8, 1)), np.ones((2, 1))])       # median 0
+    assert np.isfinite(median_gamma(X2)) and median_gamma(X2) > 0
+    g = quantile_gamma(torch.ones(4, 2), 0.1)
+    assert torch.isfinite(g)
+
+
+def _kmm_reference(K, kappa, B, eps):
+    n = len(K)
+    cons = [{"type": "ineq", "fun": lambda w: n * (1 + eps) - w.sum()},
+            {"type": "ineq", "fun": lambda w: w.sum() - n * (1 - eps)}]
+    res = minimize(lambda w: 0.5 * w @ K @ w / n**2 - kappa @ w / n, np.ones(n),
+                   jac=lambda w: K @ w / n**2 - kappa / n, bounds=[(0, B)] * n,
+                   constraints=cons, method="SLSQP", options={"ftol": 1e-15, "maxiter": 1000})
+    return res.x, res.fun
+
+
+def test_fista_solves_kmm_qp(rng):
+    Xtr, Xte = rng.normal(size=(40, 2)), rng.normal(1.0, 1.0, size=(30, 2))
+    K = rbf_kernel(torch.tensor(Xtr), torch.tensor(Xtr), 0.5)
+    kappa = rbf_kernel(torch.tensor(Xtr), torch.tensor(Xte), 0.5).mean(1)
+    obj = mmd_objective(K, kappa)
+    res = fista(obj, torch.ones(40, dtype=torch.float64),
+                lambda w: project_weights(w, 10.0, 0.1), tol=1e-10, max_iter=5000)
+    w_ref, f_ref = _kmm_reference(K.numpy(), kappa.numpy(), 10.0, 0.1)
+    assert res.converged
+    assert obj.value(res.w).item() <= f_ref + 1e-7
+    assert np.allclose(res.w.numpy(), w_ref, atol=2e-2)
+
+
+def test_fixed_steps_decrease_objective_from_warm_start(rng):
+    Xtr, Xte = rng.normal(size=(64, 3)), rng.normal(0.5, 1.0, size=(32, 3))
+    K = rbf_kernel(torch.tensor(Xtr), torch.tensor(Xtr), 0.3)
+    kappa = rbf_kernel(torch.tensor(Xtr), torch.tensor(Xte), 0.3).mean(1)
+    obj = mmd_objective(K, kappa)
+    proj = lambda w: project_weights(w, 50.0, 0.2)  # noqa: E731
+    w = torch.ones(64, dtype=torch.float64)
+    values = [obj.value(w).item()]
+    for _ in range(5):
+        w = fista(obj, w, proj, n_steps=3).w
+        values.append(obj.value(w).item())
+    assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
+    assert values[-1] < values[0]
+
+
+def test_kl_gradient_matches_finite_differences(rng):
+    A = torch.tensor(rng.uniform(0.1, 1.0, size=(7, 5)))
+    obj = LogLikelihoodObjective(A)
+    w = torch.tensor(rng.uniform(0.5, 1.5, size=5), requires_grad=True)
+    val, grad = obj.value_and_grad(w.detach())
+    val_ag = obj.value(w)
+    val_ag.backward()
+    assert torch.allclose(grad, w.grad)
+    assert torch.allclose(val, val_ag.detach())
+
+
+def test_wasserstein_value_and_gradient_against_exact_ot(rng):
+    import ot
+
+    Ztr = torch.tensor(rng.normal(size=(12, 2)))
+    Zte = torch.tensor(rng.normal(size=(9, 2)) + 1.0)
+    obj = WassersteinObjective(Ztr, Zte, reg=0.005, n_iter=3000)
+    w = torch.tensor(rng.uniform(0.5, 1.5, size=12))
+    val, grad = obj.value_and_grad(w)
+    p = (w / w.sum()).numpy()
+    exact = ot.emd2(p, np.full(9, 1 / 9), torch.cdist(Ztr, Zte).numpy())
+    assert val.item() == pytest.approx(exact, rel=0.05)
+    # a small step along -grad lowers the exact W1
+    w2 = torch.clamp(w - 0.5 * grad / grad.abs().max(), min=0)
+    exact2 = ot.emd2((w2 / w2.sum()).numpy(), np.full(9, 1 / 9), torch.cdist(Ztr, Zte).numpy())
+    assert exact2 < exact
