@@ -161,3 +161,18 @@ class WassersteinObjective:
 
     def lipschitz(self, w):
         return self.value_and_grad(w)[1].abs().max().clamp_min(1e-12)
+
+
+def mmd2(X_tr, w, X_te, gamma):
+    """Squared MMD between sum_i (w_i/n) k(x_i, .) and the test embedding.
+
+    Uses chunked kernel products, so memory is O(chunk * n).
+    """
+    from .kernels import rbf_matvec
+
+    n, m = X_tr.shape[0], X_te.shape[0]
+    ones_m = torch.ones(m, dtype=w.dtype, device=w.device)
+    a = w @ rbf_matvec(X_tr, X_tr, w, gamma) / n**2
+    b = w @ rbf_matvec(X_tr, X_te, ones_m, gamma) / (n * m)
+    c = ones_m @ rbf_matvec(X_te, X_te, ones_m, gamma) / m**2
+    return (a - 2 * b + c).clamp_min(0.0)

@@ -1,0 +1,169 @@
+"""Least-squares importance fitting: uLSIF (Kanamori et al., 2009) and the
+relative ratio RuLSIF (Yamada et al., 2011)."""
+
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._core.backend import to_numpy
+from .._core.kernels import rbf_kernel
+from .._core.objectives import squared_objective
+from ._base import AUTO_GAMMA_FACTORS, COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates
+from ._kernel_model import KernelModelMixin, choose_centers
+from ._lsif_loo import lsif_loo_score
+
+#: reg="auto" candidates for leave-one-out selection.
+AUTO_REGS = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
+    _parameter_constraints = {
+        **BaseRatioEstimator._parameter_constraints,
+        "gamma": COMMON_CONSTRAINTS["gamma"],
+        "reg": COMMON_CONSTRAINTS["reg"] + [StrOptions({"auto"})],
+        "n_centers": COMMON_CONSTRAINTS["n_centers"],
+    }
+
+    def _alpha(self):
+        return 0.0
+
+    def _fit(self, X_tr, X_te):
+        alpha = self._alpha()
+        gammas = self._gamma_candidates(X_tr, X_te, AUTO_GAMMA_FACTORS)
+        regs = AUTO_REGS if isinstance(self.reg, str) else as_candidates(self.reg)
+        self.centers_ = choose_centers(X_te, self.n_centers, self.random_state)
+        Xtr, Xte, C = self._tensor(X_tr), self._tensor(X_te), self._tensor(self.centers_)
+        self.loo_scores_ = None
+        if len(gammas) * len(regs) > 1:
+            loo = np.empty((len(gammas), len(regs)))
+            for i, g in enumerate(gammas):
+                Phi_tr, Phi_te = rbf_kernel(Xtr, C, g), rbf_kernel(Xte, C, g)
+                for j, r in enumerate(regs):
+                    loo[i, j] = lsif_loo_score(Phi_tr, Phi_te, r, alpha)
+            i, j = np.unravel_index(np.argmin(loo), loo.shape)
+            self.loo_scores_ = loo
+            self.gamma_, self.reg_ = float(gammas[i]), float(regs[j])
+        else:
+            self.gamma_, self.reg_ = float(gammas[0]), float(regs[0])
+        obj = squared_objective(rbf_kernel(Xtr, C, self.gamma_),
+                                rbf_kernel(Xte, C, self.gamma_), self.reg_, alpha)
+        # The quadratic has a closed-form minimiser.  The ratio, not the
+        # coefficients, is clipped at 0 (see the class docstring).
+        self.coef_ = to_numpy(torch.linalg.solve(obj.H, obj.h))
+        self.weights_ = self._predict_weights(X_tr)
+        return self
+
+    def _score(self, X_tr, X_te):
+        """Negative held-out squared-loss criterion
+        ``-[(1-alpha)/2 mean r(x_tr)^2 + alpha/2 mean r(x_te)^2 - mean r(x_te)]``."""
+        a = self._alpha()
+        r_tr, r_te = self._predict_weights(X_tr), self._predict_weights(X_te)
+        return -((1 - a) / 2 * np.mean(r_tr**2) + a / 2 * np.mean(r_te**2) - np.mean(r_te))
+
+
+_LSIF_DOC_PARAMS = """
+    gamma : float, list of float or "auto", default="auto"
+        RBF width; ``"auto"`` tries the median-heuristic width times
+        (1/4, 1/2, 1, 2, 4).
+    reg : float, list of float or "auto", default="auto"
+        Ridge penalty; ``"auto"`` tries (1e-3, 1e-2, 1e-1, 1). Several
+        (gamma, reg) candidates are chosen by analytic leave-one-out.
+    n_centers : int, default=100
+        Kernel centres drawn from the test sample (all when >= n_test).
+    device : str, default="cpu"
+    dtype : {"float32", "float64"}, default="float64"
+    random_state : int, RandomState or None, default=None
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_train,)
+    gamma_, reg_ : float
+        Selected hyperparameters.
+    centers_ : ndarray of shape (n_centers, n_features)
+    coef_ : ndarray of shape (n_centers,)
+    loo_scores_ : ndarray of shape (n_gamma, n_reg) or None
+        Leave-one-out criterion (lower is better) over the grid.
+"""
+
+
+class ULSIFRatio(_BaseLSIF):
+    __doc__ = """Unconstrained least-squares importance fitting (uLSIF).
+
+    Minimises the squared distance ``1/2 E_tr[w^2] - E_te[w] + reg/2 |a|^2``
+    over ``w(x) = sum_l a_l k(x, c_l)`` in closed form,
+    ``a = (H + reg I)^-1 h``, and predicts ``max(0, w(x))``, with
+    (gamma, reg) chosen by analytic leave-one-out cross-validation.
+
+    Kanamori et al. clip the coefficients instead (``a = max(0, .)``). With
+    wide kernels the unconstrained coefficients alternate in sign and that
+    clip destroys the fit: on N(0, I) vs N(e_1, I), n = 1000, d = 2, the
+    normalised MSE is 0.77 with coefficient clipping and 0.07 with output
+    clipping at the same (gamma, reg). The leave-one-out score clips the
+    held-out predictions the same way.
+
+    Parameters
+    ----------""" + _LSIF_DOC_PARAMS + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from adiw.estimators import ULSIFRatio
+    >>> rng = np.random.default_rng(0)
+    >>> X_tr, X_te = rng.normal(size=(300, 2)), rng.normal(0.5, 1, size=(300, 2))
+    >>> est = ULSIFRatio(random_state=0).fit(X_tr, X_te)
+    >>> est.loo_scores_.shape
+    (5, 4)
+    """
+
+    def __init__(self, *, gamma="auto", reg="auto", n_centers=100,
+                 device="cpu", dtype="float64", random_state=None):
+        self.gamma = gamma
+        self.reg = reg
+        self.n_centers = n_centers
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+
+class RuLSIFRatio(_BaseLSIF):
+    __doc__ = """Relative uLSIF: estimates the alpha-relative ratio
+    ``r(x) = p_te(x) / (alpha p_te(x) + (1 - alpha) p_tr(x))``.
+
+    The relative ratio is bounded by ``1 / alpha``, which makes it far
+    smoother than the plain ratio when the supports differ; ``alpha = 0`` is
+    uLSIF. Fitting and leave-one-out selection are as in :class:`ULSIFRatio`
+    with the relative criterion
+    ``(1-alpha)/2 E_tr[r^2] + alpha/2 E_te[r^2] - E_te[r]``.
+
+    Parameters
+    ----------
+    alpha : float in [0, 1), default=0.1""" + _LSIF_DOC_PARAMS + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from adiw.estimators import RuLSIFRatio
+    >>> rng = np.random.default_rng(0)
+    >>> X_tr, X_te = rng.normal(size=(300, 2)), rng.normal(3, 1, size=(300, 2))
+    >>> w = RuLSIFRatio(alpha=0.5, random_state=0).fit(X_tr, X_te).weights_
+    >>> bool(w.max() <= 2.5)   # bounded by about 1 / alpha
+    True
+    """
+
+    _parameter_constraints = {
+        **_BaseLSIF._parameter_constraints,
+        "alpha": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(self, *, alpha=0.1, gamma="auto", reg="auto", n_centers=100,
+                 device="cpu", dtype="float64", random_state=None):
+        self.alpha = alpha
+        self.gamma = gamma
+        self.reg = reg
+        self.n_centers = n_centers
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def _alpha(self):
+        return float(self.alpha)

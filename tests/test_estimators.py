@@ -1,0 +1,241 @@
+"""Ratio estimators against known density ratios and brute-force references."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from adiw._core.kernels import rbf_kernel
+from adiw.estimators import (
+    ClassifierRatio, KLIEPRatio, KMMRatio, NearestNeighborRatio, RuLSIFRatio,
+    ULSIFRatio, WassersteinRatio,
+)
+from adiw.estimators._lsif_loo import lsif_loo_score
+from conftest import gaussian_shift, nmse
+
+ALL = {
+    "kmm": lambda: KMMRatio(),
+    "kliep": lambda: KLIEPRatio(random_state=0),
+    "ulsif": lambda: ULSIFRatio(random_state=0),
+    "rulsif": lambda: RuLSIFRatio(random_state=0),
+    "wasserstein": lambda: WassersteinRatio(),
+    "classifier": lambda: ClassifierRatio(),
+    "knn": lambda: NearestNeighborRatio(),
+}
+
+# NMSE of the default weights on N(0, I) vs N(e_1, I), n = 1000 per side.
+# Bounds sit a margin above what each method measures (docs/benchmarks.md);
+# uniform weights score exactly 1.
+NMSE_BOUND = {
+    2: {"kmm": 0.15, "kliep": 0.2, "ulsif": 0.2, "rulsif": 0.25,
+        "wasserstein": 0.4, "classifier": 0.05, "knn": 0.4},
+    10: {"kmm": 0.45, "kliep": 0.7, "ulsif": 0.5, "rulsif": 0.55,
+         "wasserstein": 0.99, "classifier": 0.1, "knn": 0.65},
+}
+
+
+@pytest.fixture(scope="module", params=[2, 10])
+def shift(request):
+    return request.param, gaussian_shift(1000, request.param)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_default_weights_recover_the_true_ratio(name, shift):
+    d, (X_tr, X_te, w) = shift
+    est = ALL[name]().fit(X_tr, X_te)
+    target = w
+    if name == "rulsif":      # it estimates the alpha-relative ratio
+        a = est.alpha
+        target = w / (a * w + 1 - a)
+    assert nmse(est.weights_, target) < NMSE_BOUND[d][name]
+    assert np.all(np.isfinite(est.weights_)) and np.all(est.weights_ >= 0)
+    w_new = est.predict_weights(X_te[:50])
+    assert w_new.shape == (50,) and np.all(np.isfinite(w_new)) and np.all(w_new >= 0)
+    assert est.transform(X_tr[:5]).shape == (5, 1)
+
+
+def test_classic_kmm_overfits_and_ridge_fixes_it():
+    X_tr, X_te, w = gaussian_shift(1000, 2)
+    assert nmse(KMMRatio(reg=0.0).fit(X_tr, X_te).weights_, w) > 0.9
+    kmm = KMMRatio().fit(X_tr, X_te)
+    assert nmse(kmm.weights_, w) < 0.15
+    assert 0 <= kmm.weights_.min() and kmm.weights_.max() <= kmm.B
+    assert abs(kmm.weights_.mean() - 1) <= kmm.eps_ + 1e-9
+
+
+def test_kmm_nystroem_is_close_to_exact():
+    X_tr, X_te, w = gaussian_shift(1000, 2)
+    exact = KMMRatio(n_components=None).fit(X_tr, X_te).weights_
+    approx = KMMRatio(n_components=200, random_state=0).fit(X_tr, X_te).weights_
+    assert nmse(approx, w) < 0.15
+    assert np.corrcoef(exact, approx)[0, 1] > 0.95
+
+
+def _brute_force_loo(Phi_tr, Phi_te, reg, alpha):
+    n, m, b = Phi_tr.shape[0], Phi_te.shape[0], Phi_tr.shape[1]
+    total = 0.0
+    for i in range(min(n, m)):
+        tr = np.delete(Phi_tr, i, 0)
+        te = np.delete(Phi_te, i, 0)
+        H = (1 - alpha) * tr.T @ tr / (n - 1) + alpha * te.T @ te / (m - 1)
+        beta = np.linalg.solve(H + reg * np.eye(b), te.mean(0))
+        r_tr = max(Phi_tr[i] @ beta, 0.0)
+        r_te = max(Phi_te[i] @ beta, 0.0)
+        total += (1 - alpha) / 2 * r_tr**2 + alpha / 2 * r_te**2 - r_te
+    return total / min(n, m)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+@pytest.mark.parametrize("reg", [1e-3, 0.1])
+def test_lsif_loo_equals_brute_force(alpha, reg, rng):
+    X_tr, X_te = rng.normal(size=(40, 2)), rng.normal(0.7, 1, size=(33, 2))
+    C = torch.tensor(X_te[:8])
+    Phi_tr = rbf_kernel(torch.tensor(X_tr), C, 0.5)
+    Phi_te = rbf_kernel(torch.tensor(X_te), C, 0.5)
+    fast = lsif_loo_score(Phi_tr, Phi_te, reg, alpha)
+    assert fast == pytest.approx(_brute_force_loo(Phi_tr.numpy(), Phi_te.numpy(), reg, alpha),
+                                 abs=1e-8)
+
+
+def test_ulsif_selects_the_loo_minimiser():
+    X_tr, X_te, _ = gaussian_shift(300, 2)
+    est = ULSIFRatio(random_state=0).fit(X_tr, X_te)
+    i, j = np.unravel_index(np.argmin(est.loo_scores_), est.loo_scores_.shape)
+    assert est.reg_ == (1e-3, 1e-2, 1e-1, 1.0)[j]
+    assert len(np.unique(np.round(est.loo_scores_, 6))) > 1
+
+
+def test_grid_search_picks_a_width_near_the_best():
+    X_tr, X_te, w = gaussian_shift(500, 2, seed=3)
+    X = np.vstack([X_tr, X_te])
+    domain = np.r_[np.zeros(500), np.ones(500)]
+    grid = [0.01, 0.1, 1.0, 10.0]
+    errors = [nmse(KLIEPRatio(gamma=g, random_state=0).fit(X_tr, X_te).weights_, w)
+              for g in grid]
+    search = GridSearchCV(KLIEPRatio(random_state=0), {"gamma": grid},
+                          cv=StratifiedKFold(5, shuffle=True, random_state=0))
+    search.fit(X, domain)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.ptp(scores) > 1e-3                          # not constant
+    chosen = grid.index(search.best_params_["gamma"])
+    assert errors[chosen] <= 1.5 * min(errors)
+    assert errors[chosen] < np.max(errors)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_score_rejects_one_domain_folds_clearly(name):
+    X_tr, X_te, _ = gaussian_shift(100, 2)
+    X = np.vstack([X_tr, X_te])
+    domain = np.r_[np.zeros(100), np.ones(100)]
+    est = ALL[name]().fit(X, domain)
+    with pytest.raises(ValueError, match="StratifiedKFold"):
+        est.score(X[:100], domain[:100])
+    # unshuffled KFold on sorted domains leaves one domain out of a fold
+    with pytest.raises(ValueError, match="StratifiedKFold"):
+        for train, _ in KFold(2).split(X):
+            clone(est).fit(X[train], domain[train])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_pipeline_clone_pickle(name):
+    X_tr, X_te, _ = gaussian_shift(200, 3)
+    X = np.vstack([X_tr, X_te])
+    domain = np.r_[np.zeros(200), np.ones(200)]
+    pipe = make_pipeline(StandardScaler(), ALL[name]()).fit(X, domain)
+    w = pipe.transform(X_tr)
+    assert w.shape == (200, 1) and np.all(w >= 0)
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_allclose(restored.transform(X_tr), w)
+    again = clone(pipe).fit(X, domain)
+    np.testing.assert_allclose(again.transform(X_tr), w, rtol=1e-6, atol=1e-9)
+
+
+def test_two_call_forms_agree():
+    X_tr, X_te, _ = gaussian_shift(200, 2)
+    a = KLIEPRatio(random_state=0).fit(X_tr, X_te)
+    b = KLIEPRatio(random_state=0).fit(np.vstack([X_tr, X_te]), np.r_[np.zeros(200), np.ones(200)])
+    np.testing.assert_allclose(a.weights_, b.weights_)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bad_input_is_named(name):
+    X_tr, X_te, _ = gaussian_shift(50, 2)
+    est = ALL[name]()
+    bad = X_tr.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(bad, X_te)
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        est.fit(X_tr, bad)
+    with pytest.raises(ValueError, match="features"):
+        est.fit(X_tr, X_te[:, :1])
+    with pytest.raises(ValueError, match="minimum of 2"):
+        est.fit(X_tr, X_te[:1])
+    with pytest.raises(ValueError, match="two values"):
+        est.fit(np.vstack([X_tr, X_te]), np.zeros(100))
+    with pytest.raises(ValueError, match="needs a test sample"):
+        est.fit(X_tr)
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        est.fit(sp.csr_matrix(X_tr), X_te)
+    with pytest.raises(ValueError):
+        est.fit(np.array([["a", "b"]] * 10), X_te)
+    with pytest.raises(Exception, match="not fitted"):
+        ALL[name]().predict_weights(X_tr)
+    fitted = ALL[name]().fit(X_tr, X_te)
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict_weights(X_tr[:, :1])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_identical_points_give_finite_uniformish_weights(name):
+    X = np.ones((30, 2))
+    w = ALL[name]().fit(X, X + 0.0).weights_
+    assert np.all(np.isfinite(w)) and np.all(w >= 0)
+    assert np.allclose(w, w[0])
+
+
+def test_classifier_ratio_removes_the_sample_size_prior():
+    X_tr, X_te, w = gaussian_shift(2000, 1)
+    few_test = ClassifierRatio().fit(X_tr, X_te[:400])
+    assert few_test.prior_ratio_ == pytest.approx(0.2)
+    assert nmse(few_test.weights_, w) < 0.05
+    assert abs(few_test.weights_.mean() - 1) < 0.15      # not 0.2-scaled
+    cal = ClassifierRatio(calibration="sigmoid", clip=5.0).fit(X_tr, X_te)
+    assert cal.weights_.max() <= 5.0
+
+
+def test_nearest_neighbors_matches_brute_force_leave_self_out():
+    r = np.random.default_rng(0)
+    X_tr, X_te = r.normal(size=(60, 2)), r.normal(0.5, 1, size=(40, 2))
+    k = 7
+    w = NearestNeighborRatio(n_neighbors=k, smoothing=0.5).fit(X_tr, X_te).weights_
+    pool = np.vstack([X_tr, X_te])
+    is_test = np.r_[np.zeros(60), np.ones(40)]
+    for i in range(60):
+        d = np.linalg.norm(pool - X_tr[i], axis=1)
+        d[i] = np.inf                                  # not its own neighbour
+        k_te = is_test[np.argsort(d, kind="stable")[:k]].sum()
+        assert w[i] == pytest.approx((k_te + 0.5) / (k - k_te + 0.5) * 60 / 40)
+
+
+def test_random_state_and_float32():
+    X_tr, X_te, w = gaussian_shift(400, 2)
+    a = KLIEPRatio(random_state=1, n_centers=50).fit(X_tr, X_te).weights_
+    b = KLIEPRatio(random_state=1, n_centers=50).fit(X_tr, X_te).weights_
+    np.testing.assert_array_equal(a, b)
+    w32 = KMMRatio(dtype="float32").fit(X_tr, X_te).weights_
+    w64 = KMMRatio().fit(X_tr, X_te).weights_
+    assert np.corrcoef(w32, w64)[0, 1] > 0.99
+
+
+def test_kmm_rejects_infeasible_bounds():
+    X_tr, X_te, _ = gaussian_shift(50, 2)
+    with pytest.raises(ValueError, match="no weight vector"):
+        KMMRatio(B=0.5, eps=0.1).fit(X_tr, X_te)
