@@ -13,13 +13,16 @@ from .kmm import KMMRatio
 from .lsif import RuLSIFRatio, ULSIFRatio
 from .nearest_neighbors import NearestNeighborRatio
 from .wasserstein import WassersteinRatio
+from .weighted import ImportanceWeightedEstimator, make_iw_scorer
 
 __all__ = [
     "ClassifierRatio",
+    "ImportanceWeightedEstimator",
     "KLIEPRatio",
     "KMMRatio",
     "NearestNeighborRatio",
     "RuLSIFRatio",
     "ULSIFRatio",
     "WassersteinRatio",
+    "make_iw_scorer",
 ]

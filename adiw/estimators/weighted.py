@@ -1,0 +1,210 @@
+"""Using the weights: importance-weighted fitting and IWCV scoring."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.metadata_routing import (
+    MetadataRouter, MethodMapping, _routing_enabled, process_routing,
+)
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from ..utils import unwrap_fit_sample
+
+
+def _inner_has(method):
+    def check(self):
+        return hasattr(self.estimator, method)
+    return check
+
+
+class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
+    """Fit an estimator with importance weights from a ratio estimator.
+
+    ``fit(X, y, X_test=X_te)`` fits ``ratio_estimator`` on the training
+    inputs ``X`` and the unlabelled test inputs ``X_te``, then fits
+    ``estimator`` on ``(X, y)`` with ``sample_weight`` set to the estimated
+    weights (times any ``sample_weight`` the caller routes to it).
+    Parameters of both parts are reachable for grid search as
+    ``ratio_estimator__gamma`` and ``estimator__C``.
+
+    Parameters
+    ----------
+    ratio_estimator : ratio estimator
+        Any :mod:`adiw.estimators` estimator (unfitted).
+    estimator : estimator
+        Must accept ``sample_weight`` in ``fit``.
+
+    Attributes
+    ----------
+    ratio_estimator_ : fitted ratio estimator
+    estimator_ : fitted estimator
+    weights_ : ndarray of shape (n_samples,)
+        The weights ``estimator_`` was fitted with.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> from adiw.estimators import KLIEPRatio, ImportanceWeightedEstimator
+    >>> rng = np.random.default_rng(0)
+    >>> X, X_te = rng.normal(size=(200, 1)), rng.normal(1, 0.5, size=(100, 1))
+    >>> y = np.sin(X[:, 0])
+    >>> iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), Ridge())
+    >>> iw.fit(X, y, X_test=X_te).predict(X_te[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints = {
+        "ratio_estimator": [HasMethods(["fit", "predict_weights"])],
+        "estimator": [HasMethods(["fit"])],
+    }
+
+    def __init__(self, ratio_estimator, estimator):
+        self.ratio_estimator = ratio_estimator
+        self.estimator = estimator
+
+    def fit(self, X, y, X_test=None, **fit_params):
+        """Fit the ratio on (X, X_test), then the estimator with the weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        X_test : array-like of shape (n_test, n_features) or Unsliced
+            Unlabelled inputs from the test distribution.
+        **fit_params : dict
+            Routed to ``estimator.fit`` (with metadata routing enabled,
+            as requested by it; otherwise all of them).
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        X_test = unwrap_fit_sample(X_test, X, "X_test")
+        if X_test is None:
+            raise ValueError(
+                "ImportanceWeightedEstimator.fit needs X_test, the unlabelled "
+                "inputs from the test distribution."
+            )
+        if _routing_enabled():
+            routed = process_routing(self, "fit", **fit_params)
+        else:
+            routed = Bunch(estimator=Bunch(fit=fit_params))
+        self.ratio_estimator_ = clone(self.ratio_estimator).fit(X, X_test)
+        inner = dict(routed.estimator.fit)
+        weights = self.ratio_estimator_.weights_
+        user_weight = inner.pop("sample_weight", None)
+        if user_weight is not None:
+            weights = weights * np.asarray(user_weight, dtype=float)
+        self.weights_ = weights
+        self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=weights, **inner)
+        if hasattr(self.estimator_, "classes_"):
+            self.classes_ = self.estimator_.classes_
+        self.n_features_in_ = self.ratio_estimator_.n_features_in_
+        return self
+
+    @available_if(_inner_has("predict"))
+    def predict(self, X):
+        """Predict with the importance-weighted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict(X)
+
+    @available_if(_inner_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of the importance-weighted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_inner_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the importance-weighted estimator."""
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    @available_if(_inner_has("score"))
+    def score(self, X, y, sample_weight=None):
+        """The inner estimator's score (unweighted; see :func:`make_iw_scorer`)."""
+        check_is_fitted(self)
+        return self.estimator_.score(X, y, sample_weight=sample_weight)
+
+    def get_metadata_routing(self):
+        """Route fit metadata (e.g. ``sample_weight``) to ``estimator.fit``."""
+        return MetadataRouter(owner=self).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = self.estimator.__sklearn_tags__()
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = inner.classifier_tags
+        tags.regressor_tags = inner.regressor_tags
+        return tags
+
+
+class _IWScorer:
+    def __init__(self, score_func, ratio_estimator, sign, response_method, kwargs):
+        self.score_func = score_func
+        self.ratio_estimator = ratio_estimator
+        self.sign = sign
+        self.response_method = response_method
+        self.kwargs = kwargs
+
+    def __call__(self, estimator, X, y):
+        ratio = self.ratio_estimator
+        if ratio is None:
+            ratio = getattr(estimator, "ratio_estimator_", None)
+            if ratio is None:
+                raise ValueError(
+                    "make_iw_scorer() without ratio_estimator scores only an "
+                    "ImportanceWeightedEstimator; pass a fitted ratio estimator "
+                    "to score other estimators."
+                )
+        w = ratio.predict_weights(X)
+        pred = getattr(estimator, self.response_method)(X)
+        return self.sign * self.score_func(y, pred, sample_weight=w, **self.kwargs)
+
+    def __repr__(self):
+        return f"make_iw_scorer({self.score_func.__name__})"
+
+
+def make_iw_scorer(score_func, ratio_estimator=None, *, greater_is_better=True,
+                   response_method="predict", **kwargs):
+    """Importance-weighted cross-validation (IWCV) scorer.
+
+    Under covariate shift, the mean loss on held-out *training* points
+    estimates the training-distribution risk; weighting each held-out point
+    by w(x) = p_test(x) / p_train(x) makes it an unbiased estimate of the
+    test risk (Sugiyama, Krauledat and Mueller, 2007). Use the scorer as
+    ``scoring=`` in ``GridSearchCV`` or ``cross_val_score``.
+
+    Parameters
+    ----------
+    score_func : callable ``score_func(y_true, y_pred, sample_weight=...)``
+        e.g. ``sklearn.metrics.mean_squared_error`` or ``accuracy_score``.
+    ratio_estimator : fitted ratio estimator or None, default=None
+        Gives the weights of held-out points. None uses the
+        ``ratio_estimator_`` of the :class:`ImportanceWeightedEstimator`
+        being scored (fitted on that fold's training part).
+    greater_is_better : bool, default=True
+        False for losses; the scorer then returns the negated loss.
+    response_method : str, default="predict"
+    **kwargs : passed to ``score_func``.
+
+    Returns
+    -------
+    scorer : callable ``scorer(estimator, X, y) -> float``
+
+    Examples
+    --------
+    >>> from sklearn.metrics import mean_squared_error
+    >>> from adiw.estimators import make_iw_scorer
+    >>> make_iw_scorer(mean_squared_error, greater_is_better=False)
+    make_iw_scorer(mean_squared_error)
+    """
+    return _IWScorer(score_func, ratio_estimator, 1 if greater_is_better else -1,
+                     response_method, kwargs)

@@ -1,0 +1,125 @@
+"""ImportanceWeightedEstimator, metadata routing, IWCV."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.metrics import mean_squared_error
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+
+from adiw.estimators import (
+    ClassifierRatio, ImportanceWeightedEstimator, KLIEPRatio, make_iw_scorer,
+)
+from adiw.utils import Unsliced
+
+
+class RecordingRegressor(RegressorMixin, BaseEstimator):
+    """Consumer that records the metadata it receives."""
+
+    def fit(self, X, y, sample_weight=None, extra=None):
+        self.sample_weight_ = sample_weight
+        self.extra_ = extra
+        self.mean_ = np.average(y, weights=sample_weight)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def shimodaira(n_tr=300, n_te=200, seed=0):
+    """Classic covariate shift: cubic truth, linear model, shifted inputs."""
+    r = np.random.default_rng(seed)
+    x_tr = r.normal(0.5, 0.5, n_tr)
+    x_te = r.normal(0.0, 0.3, n_te)
+    f = lambda x: -x + x**3  # noqa: E731
+    y_tr = f(x_tr) + r.normal(0, 0.3, n_tr)
+    y_te = f(x_te) + r.normal(0, 0.3, n_te)
+    return x_tr[:, None], y_tr, x_te[:, None], y_te
+
+
+def test_weights_arrive_and_improve_test_error():
+    X, y, X_te, y_te = shimodaira()
+    iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), LinearRegression())
+    iw.fit(X, y, X_test=X_te)
+    np.testing.assert_array_equal(iw.weights_, iw.ratio_estimator_.weights_)
+    plain = LinearRegression().fit(X, y)
+    assert mean_squared_error(y_te, iw.predict(X_te)) < 0.7 * mean_squared_error(
+        y_te, plain.predict(X_te))
+    rec = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), RecordingRegressor())
+    rec.fit(X, y, X_test=X_te, extra="x")
+    np.testing.assert_array_equal(rec.estimator_.sample_weight_, rec.weights_)
+    assert rec.estimator_.extra_ == "x"
+
+
+def test_metadata_routing_multiplies_user_weights():
+    X, y, X_te, _ = shimodaira()
+    user = np.linspace(0.5, 2.0, len(X))
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = RecordingRegressor().set_fit_request(sample_weight=True, extra=False)
+        iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), est)
+        iw.fit(X, y, X_test=X_te, sample_weight=user)
+        np.testing.assert_allclose(iw.estimator_.sample_weight_,
+                                   iw.ratio_estimator_.weights_ * user)
+        unrequested = ImportanceWeightedEstimator(KLIEPRatio(), RecordingRegressor())
+        with pytest.raises(Exception, match="sample_weight"):
+            unrequested.fit(X, y, X_test=X_te, sample_weight=user)
+
+
+def test_grid_search_over_both_parts_keeps_x_test_whole():
+    X, y, X_te, _ = shimodaira(n_tr=200, n_te=200)
+    seen = []
+
+    class Spy(KLIEPRatio):
+        def fit(self, X, y=None):
+            seen.append(len(y))
+            return super().fit(X, y)
+
+    grid = GridSearchCV(
+        ImportanceWeightedEstimator(Spy(random_state=0), Ridge()),
+        {"ratio_estimator__gamma": [0.5, 2.0], "estimator__alpha": [0.1, 10.0]},
+        cv=3, scoring=make_iw_scorer(mean_squared_error, greater_is_better=False),
+    )
+    grid.fit(X, y, X_test=Unsliced(X_te))
+    assert set(seen) == {200}                     # never sliced to a fold
+    assert set(grid.best_params_) == {"ratio_estimator__gamma", "estimator__alpha"}
+    seen.clear()
+    with pytest.warns(UserWarning, match="Unsliced"):
+        grid.fit(X, y, X_test=X_te)               # bare and as long as X
+    assert min(seen) < 200                        # folds got sliced copies
+
+
+def test_missing_test_sample_is_an_error():
+    X, y, _, _ = shimodaira()
+    with pytest.raises(ValueError, match="X_test"):
+        ImportanceWeightedEstimator(KLIEPRatio(), Ridge()).fit(X, y)
+
+
+def test_iwcv_estimates_the_test_risk_better_than_plain_cv():
+    X, y, X_te, y_te = shimodaira(n_tr=600, n_te=2000, seed=1)
+    model = LinearRegression()
+    true_risk = mean_squared_error(y_te, model.fit(X, y).predict(X_te))
+    ratio = KLIEPRatio(random_state=0).fit(X, X_te)   # log-ratio is quadratic here
+    cv = KFold(5, shuffle=True, random_state=0)
+    plain = -cross_val_score(model, X, y, cv=cv, scoring="neg_mean_squared_error").mean()
+    iwcv = -cross_val_score(
+        model, X, y, cv=cv,
+        scoring=make_iw_scorer(mean_squared_error, ratio, greater_is_better=False),
+    ).mean()
+    assert abs(iwcv - true_risk) < 0.5 * abs(plain - true_risk)
+
+
+def test_iw_scorer_needs_weights():
+    X, y, _, _ = shimodaira()
+    scorer = make_iw_scorer(mean_squared_error, greater_is_better=False)
+    with pytest.raises(ValueError, match="ratio estimator"):
+        scorer(Ridge().fit(X, y), X, y)
+
+
+def test_unsliced_warning_only_for_equal_lengths():
+    X, y, X_te, _ = shimodaira(n_tr=50, n_te=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ImportanceWeightedEstimator(KLIEPRatio(random_state=0), Ridge()).fit(X, y, X_test=X_te)
