@@ -100,6 +100,14 @@ def as_candidates(value):
     return (value,)
 
 
+def batch_value(value, default):
+    """The one value of a hyperparameter used inside training: a float as
+    is, the first of a list, ``default`` for ``"auto"``."""
+    if isinstance(value, str):
+        return default
+    return float(as_candidates(value)[0])
+
+
 class BaseRatioEstimator(TransformerMixin, BaseEstimator):
     """Base for density-ratio estimators w(x) = p_test(x) / p_train(x).
 

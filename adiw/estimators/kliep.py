@@ -5,6 +5,7 @@ import torch
 from sklearn.model_selection import KFold
 
 from .._core.backend import to_numpy
+from .._core.kernels import rbf_kernel
 from .._core.objectives import LogLikelihoodObjective
 from .._core.projection import project_box_sum
 from .._core.solver import fista
@@ -91,8 +92,6 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
         gammas = self._gamma_candidates(X_tr, X_te, AUTO_GAMMA_FACTORS)
         self.centers_ = choose_centers(X_te, self.n_centers, self.random_state)
         Xtr, Xte, C = self._tensor(X_tr), self._tensor(X_te), self._tensor(self.centers_)
-        from .._core.kernels import rbf_kernel
-
         n_splits = min(self.cv, X_te.shape[0])
         folds = list(KFold(n_splits, shuffle=True,
                            random_state=self.random_state).split(X_te))
@@ -118,6 +117,11 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
         self.coef_ = to_numpy(a)
         self.weights_ = self._predict_weights(X_tr)
         return self
+
+    def _batch_objective(self, Z_tr, Z_te, gamma):
+        """Transductive KL objective on a mini-batch: the test log-likelihood
+        of the weighted training kernel density (used by :mod:`adiw.deep`)."""
+        return LogLikelihoodObjective(rbf_kernel(Z_te, Z_tr, gamma) / Z_tr.shape[0])
 
     def _score(self, X_tr, X_te):
         """Held-out KL criterion ``mean log w(x_te) - log mean w(x_tr)``:

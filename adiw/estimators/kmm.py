@@ -10,10 +10,10 @@ from sklearn.utils.validation import check_random_state
 from .._core.backend import to_numpy
 from .._core.kernels import median_gamma, rbf_kernel, rbf_matvec
 from .._core.nystroem import nystroem_features
-from .._core.objectives import QuadraticObjective, mmd2, nadaraya_watson
+from .._core.objectives import QuadraticObjective, mmd2, mmd_objective, nadaraya_watson
 from .._core.projection import project_weights
 from .._core.solver import fista
-from ._base import COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates
+from ._base import COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates, batch_value
 
 #: Above this many training points KMM switches (n_components="auto") from
 #: the exact kernel matrix to a Nystroem approximation.
@@ -162,6 +162,12 @@ class KMMRatio(BaseRatioEstimator):
             L = torch.linalg.eigvalsh(Phi.T @ Phi).max() / n**2 + reg / n
         h = kappa / n + (reg / n if reg else 0.0)
         return QuadraticObjective(H_op, h, lipschitz=L)
+
+    def _batch_objective(self, Z_tr, Z_te, gamma):
+        """MMD objective on a mini-batch (used by :mod:`adiw.deep`)."""
+        K = rbf_kernel(Z_tr, Z_tr, gamma)
+        kappa = rbf_kernel(Z_tr, Z_te, gamma).mean(1)
+        return mmd_objective(K, kappa, batch_value(self.reg, 0.0))
 
     def _predict_weights(self, X):
         Xq, Xtr = self._tensor(X), self._tensor(self.X_train_)

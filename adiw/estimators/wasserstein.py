@@ -9,8 +9,9 @@ from sklearn.utils._param_validation import Interval
 
 from .._core.backend import to_numpy
 from .._core.kernels import median_sq_distance
+from .._core.objectives import WassersteinObjective
 from .._core.projection import project_weights
-from ._base import COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates
+from ._base import COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates, batch_value
 
 
 class WassersteinRatio(BaseRatioEstimator):
@@ -98,6 +99,12 @@ class WassersteinRatio(BaseRatioEstimator):
         self.eps_ = (np.sqrt(n) - 1) / np.sqrt(n) if self.eps is None else self.eps
         self.weights_ = to_numpy(project_weights(w, self.B, self.eps_))
         return self
+
+    def _batch_objective(self, Z_tr, Z_te, gamma):
+        """Entropic W1 on a mini-batch with Sinkhorn potentials as gradient
+        (used by :mod:`adiw.deep`); ``reg`` is the blur relative to the
+        batch's largest distance, ``gamma`` is not used."""
+        return WassersteinObjective(Z_tr, Z_te, reg=batch_value(self.reg, 0.2))
 
     def _soft_assign(self, X):
         Xq, Xte = self._tensor(X), self._tensor(self.X_test_)

@@ -1,0 +1,148 @@
+"""Shift generators and the digits joint-shift benchmark. No downloads."""
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.utils import Bunch, check_random_state
+
+
+def make_gaussian_shift(n_train=1000, n_test=1000, n_features=2, *, shift=1.0,
+                        random_state=None):
+    """Covariate shift with a known ratio: p_tr = N(0, I), p_te = N(shift e_1, I).
+
+    Parameters
+    ----------
+    n_train, n_test, n_features : int
+    shift : float, default=1.0
+        Mean of the first test coordinate.
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, n_features)
+    X_test : ndarray of shape (n_test, n_features)
+    weights : ndarray of shape (n_train,)
+        True ratio ``exp(shift x_1 - shift^2 / 2)`` at the training points.
+
+    Examples
+    --------
+    >>> from adiw.datasets import make_gaussian_shift
+    >>> X_tr, X_te, w = make_gaussian_shift(5, 3, 2, random_state=0)
+    >>> X_tr.shape, X_te.shape, w.shape
+    ((5, 2), (3, 2), (5,))
+    """
+    rng = check_random_state(random_state)
+    X_train = rng.normal(size=(n_train, n_features))
+    X_test = rng.normal(size=(n_test, n_features))
+    X_test[:, 0] += shift
+    return X_train, X_test, np.exp(shift * X_train[:, 0] - shift**2 / 2)
+
+
+def _check_rate(rate):
+    if not 0 <= rate < 1:
+        raise ValueError(f"noise rate must be in [0, 1), got {rate}.")
+
+
+def pair_flip(y, rate, n_classes=None, *, random_state=None):
+    """Pair-flip label noise: each label c becomes c + 1 (mod K) with prob. ``rate``.
+
+    Returns
+    -------
+    y_noisy : ndarray
+    flipped : ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from adiw.datasets import pair_flip
+    >>> y_noisy, flipped = pair_flip(np.zeros(1000, int), 0.3, 10, random_state=0)
+    >>> set(y_noisy[flipped]) == {1}, round(flipped.mean(), 1)
+    (True, 0.3)
+    """
+    _check_rate(rate)
+    y = np.asarray(y)
+    K = int(y.max()) + 1 if n_classes is None else n_classes
+    flipped = check_random_state(random_state).random_sample(y.shape[0]) < rate
+    return np.where(flipped, (y + 1) % K, y), flipped
+
+
+def symmetric_flip(y, rate, n_classes=None, *, random_state=None):
+    """Symmetric label noise: with prob. ``rate`` a label becomes one of the
+    other K - 1 classes, uniformly.
+
+    Returns
+    -------
+    y_noisy : ndarray
+    flipped : ndarray of bool
+    """
+    _check_rate(rate)
+    y = np.asarray(y)
+    K = int(y.max()) + 1 if n_classes is None else n_classes
+    rng = check_random_state(random_state)
+    flipped = rng.random_sample(y.shape[0]) < rate
+    other = (y + rng.randint(1, K, size=y.shape[0])) % K
+    return np.where(flipped, other, y), flipped
+
+
+def sample_class_prior(y, priors, n=None, *, random_state=None):
+    """Indices of a subsample of ``y`` whose class proportions are ``priors``.
+
+    Takes as many points as the scarcest class allows (or ``n``), without
+    replacement.
+    """
+    y = np.asarray(y)
+    priors = np.asarray(priors, float) / np.sum(priors)
+    counts = np.bincount(y, minlength=len(priors))
+    max_n = np.min(counts[priors > 0] / priors[priors > 0])
+    n = int(max_n if n is None else min(n, max_n))
+    rng = check_random_state(random_state)
+    take = [rng.choice(np.flatnonzero(y == c), int(round(p * n)), replace=False)
+            for c, p in enumerate(priors) if p > 0]
+    return np.sort(np.concatenate(take))
+
+
+def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
+                      n_val_per_class=10, test_fraction=0.4, random_state=0):
+    """Joint-shift benchmark on scikit-learn's bundled 8x8 digits.
+
+    Training: noisy labels (pair or symmetric flips at ``noise_rate``) and a
+    class prior that falls linearly from 1 to ``1 / imbalance`` over the
+    classes. Test distribution: clean labels, uniform classes. A small clean
+    validation sample (``n_val_per_class`` per class) is drawn from the test
+    distribution.
+
+    Returns
+    -------
+    Bunch with ``X_train, y_train, y_train_clean, flipped, X_val, y_val,
+    X_test, y_test`` (float32 features in [0, 1], int64 labels) and
+    ``n_classes``.
+
+    Examples
+    --------
+    >>> from adiw.datasets import load_digits_shift
+    >>> d = load_digits_shift(random_state=0)
+    >>> d.X_val.shape, round(float(d.flipped.mean()), 1)
+    ((100, 64), 0.4)
+    """
+    rng = check_random_state(random_state)
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    K = 10
+    order = rng.permutation(len(y))
+    n_test_pool = int(test_fraction * len(y))
+    test_pool, train_pool = order[:n_test_pool], order[n_test_pool:]
+    priors = np.linspace(1.0, 1.0 / imbalance, K)
+    train_idx = train_pool[sample_class_prior(y[train_pool], priors, random_state=rng)]
+    val_idx = np.concatenate([rng.choice(test_pool[y[test_pool] == c], n_val_per_class,
+                                         replace=False) for c in range(K)])
+    rest = np.setdiff1d(test_pool, val_idx)
+    test_idx = rest[sample_class_prior(y[rest], np.ones(K), random_state=rng)]
+    flip = {"pair": pair_flip, "symmetric": symmetric_flip}
+    if noise not in flip:
+        raise ValueError(f"noise must be 'pair' or 'symmetric', got {noise!r}.")
+    y_train, flipped = flip[noise](y[train_idx], noise_rate, K, random_state=rng)
+    return Bunch(
+        X_train=X[train_idx], y_train=y_train.astype(np.int64),
+        y_train_clean=y[train_idx].astype(np.int64), flipped=flipped,
+        X_val=X[val_idx], y_val=y[val_idx].astype(np.int64),
+        X_test=X[test_idx], y_test=y[test_idx].astype(np.int64), n_classes=K,
+    )

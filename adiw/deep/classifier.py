@@ -1,0 +1,344 @@
+"""DynamicIWClassifier: dynamic importance weighting inside skorch training."""
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+
+from ..utils import unwrap_fit_sample
+from .representations import resolve_representation
+from .updater import BatchWeightUpdater
+from .weight_store import WeightStore
+
+#: Key under which each sample's position travels through skorch's batching.
+INDEX_KEY = "adiw_index"
+SOLVERS = ("adiw", "diw", "none")
+
+
+class _Indexed(torch.utils.data.Dataset):
+    """Wraps a user Dataset so that each item also carries its position."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        X, y = self.dataset[i]
+        return {"X": X, INDEX_KEY: i}, y
+
+
+class DynamicIWClassifier(NeuralNetClassifier):
+    """A skorch classifier that learns importance weights while it trains.
+
+    Dynamic importance weighting (DIW; Fang et al., 2020) estimates the
+    weights of the training samples from representations that the network
+    itself computes, against a small labelled sample from the test
+    distribution. This class implements its accelerated form (ADIW): at every
+    mini-batch, ``n_steps`` projected-gradient steps of the shared solver on a
+    divergence between the weighted training batch and a batch of the test
+    sample, warm-started from the weights those training samples had on
+    their previous visit. The divergence is chosen by passing a ratio
+    estimator; the loss is the mean of ``w_i * loss_i``.
+
+    The labelled test-distribution sample is fit data:
+    ``net.fit(X, y, X_val=X_val, y_val=y_val)``. It also serves as skorch's
+    validation set, so ``valid_loss`` / ``valid_acc`` and early stopping
+    measure the test distribution. Without it, ``fit`` raises a ValueError
+    unless ``solver="none"`` (plain empirical risk minimisation).
+
+    Parameters
+    ----------
+    module : torch module (class or instance)
+        Returns logits (the default criterion is cross-entropy on logits,
+        computed per sample).
+    ratio_estimator : KMMRatio, KLIEPRatio, ULSIFRatio, RuLSIFRatio or WassersteinRatio, default=None
+        The divergence and its hyperparameters (``ratio_estimator__gamma``
+        etc.); None means ``KMMRatio()``. A numeric ``gamma`` is used as
+        is; ``"auto"`` applies ``width_quantile`` per batch.
+    solver : {"adiw", "diw", "none"}, default="adiw"
+        "adiw": few warm-started steps; "diw": solve the same objective to
+        convergence from w = 1 on every batch (the DIW baseline); "none":
+        uniform weights (ERM).
+    representation : {"loss", "softmax_label", "hidden"} or callable, default="loss"
+        What the divergence compares: the per-sample loss, the softmax
+        output concatenated with the one-hot label, the output of the
+        submodule named ``hidden_layer`` with the one-hot label, or
+        ``f(logits, y, losses) -> Z``.
+    hidden_layer : str or None, default=None
+        Name (as in ``module.named_modules()``) for ``representation="hidden"``.
+    n_steps : int, default=3
+        Solver steps per batch for "adiw".
+    step_scale : float, default=1.0
+        Multiplies the step 1/L given by the objective's curvature bound.
+    B : float, default=50.0
+        Upper bound of each weight (DIW's value).
+    eps : float or None, default=None
+        Mean band ``|mean(w) - 1| <= eps`` per batch; None means
+        ``(sqrt(n_b) - 1) / sqrt(n_b)``.
+    width_quantile : float, default=0.1
+        Per-batch kernel width ``gamma = 1 / (2 q)`` with ``q`` this quantile
+        of the squared pairwise distances of the representations.
+    warmup_epochs : int, default=0
+        Epochs with uniform weights before weighting starts.
+    train_on_val : bool, default=True
+        Also train on the validation batch (unweighted), as DIW's reference
+        code does; its forward pass then doubles as the representation.
+    val_batch_size : int or None, default=None
+        None means ``batch_size``; capped at the size of the test sample.
+    device : str, default="cpu"
+        Everything, weights included, stays on this device.
+    **kwargs
+        Passed to :class:`skorch.NeuralNetClassifier` (``max_epochs``, ``lr``,
+        ``batch_size``, ``optimizer``, ``callbacks``, ...).
+
+    Attributes
+    ----------
+    weight_store_ : WeightStore
+        ``weight_store_.weights`` holds the current weight of every training
+        sample, in training order.
+    history : skorch History
+        Per epoch: ``w_mean``, ``w_max``, ``w_ess`` (effective sample size
+        (sum w)^2 / sum w^2 as a fraction of n) and ``iw_objective`` (the
+        mean per-batch divergence at the updated weights).
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from adiw.deep import DynamicIWClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(64, 4)).astype("float32"); y = (X[:, 0] > 0).astype("int64")
+    >>> net = DynamicIWClassifier(torch.nn.Linear(4, 2), max_epochs=2, batch_size=16,
+    ...                           verbose=0)
+    >>> _ = net.fit(X, y, X_val=X[:8], y_val=y[:8])
+    >>> w = net.sample_weights()
+    >>> w.shape, bool((w >= 0).all())
+    ((64,), True)
+    """
+
+    def __init__(self, module, *args, ratio_estimator=None, solver="adiw",
+                 representation="loss", hidden_layer=None, n_steps=3, step_scale=1.0,
+                 B=50.0, eps=None, width_quantile=0.1, warmup_epochs=0,
+                 train_on_val=True, val_batch_size=None, train_split=None,
+                 criterion=torch.nn.CrossEntropyLoss, **kwargs):
+        super().__init__(module, *args, criterion=criterion, train_split=train_split,
+                         **kwargs)
+        self.ratio_estimator = ratio_estimator
+        self.solver = solver
+        self.representation = representation
+        self.hidden_layer = hidden_layer
+        self.n_steps = n_steps
+        self.step_scale = step_scale
+        self.B = B
+        self.eps = eps
+        self.width_quantile = width_quantile
+        self.warmup_epochs = warmup_epochs
+        self.train_on_val = train_on_val
+        self.val_batch_size = val_batch_size
+
+    # skorch moves these between devices and pickles them with torch.save.
+    cuda_dependent_attributes_ = NeuralNetClassifier.cuda_dependent_attributes_ + [
+        "weight_store_"]
+
+    def set_params(self, **kwargs):
+        """Set parameters; ``ratio_estimator__*`` go to the ratio estimator.
+
+        skorch keeps unknown ``a__b`` keys as attributes of the net; nested
+        estimator parameters must reach the estimator, as in scikit-learn.
+        """
+        prefix = "ratio_estimator__"
+        nested = {k[len(prefix):]: kwargs.pop(k) for k in list(kwargs) if k.startswith(prefix)}
+        if "ratio_estimator" in kwargs:
+            super().set_params(ratio_estimator=kwargs.pop("ratio_estimator"))
+        if nested:
+            if self.ratio_estimator is None:
+                from ..estimators import KMMRatio
+
+                self.ratio_estimator = KMMRatio()
+            self.ratio_estimator.set_params(**nested)
+        return super().set_params(**kwargs) if kwargs else self
+
+    # ---- initialisation ---------------------------------------------------
+    def initialize_criterion(self):
+        super().initialize_criterion()
+        # Per-sample losses: the weights multiply them before reduction.
+        if hasattr(self.criterion_, "reduction"):
+            self.criterion_.reduction = "none"
+        return self
+
+    def initialize_module(self):
+        super().initialize_module()
+        self.weight_store_ = WeightStore().to(self.device)
+        self._hidden = None
+        if self.representation == "hidden":
+            modules = dict(self.module_.named_modules())
+            if self.hidden_layer not in modules:
+                raise ValueError(
+                    f'representation="hidden" needs hidden_layer, one of '
+                    f"{[k for k in modules if k]}; got {self.hidden_layer!r}."
+                )
+            modules[self.hidden_layer].register_forward_hook(self._capture_hidden)
+        return self
+
+    def _capture_hidden(self, module, inputs, output):
+        self._hidden = output
+
+    def _check_options(self):
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}.")
+        if self.B < 1 - (self.eps if self.eps is not None else 1.0):
+            raise ValueError(f"B={self.B} < 1 - eps: no feasible weights.")
+        self._represent = resolve_representation(self.representation)
+        if self.solver != "none":
+            from ..estimators import KMMRatio
+
+            ratio = KMMRatio() if self.ratio_estimator is None else self.ratio_estimator
+            self.weight_updater_ = BatchWeightUpdater(
+                ratio, solver=self.solver, n_steps=self.n_steps,
+                step_scale=self.step_scale, B=self.B, eps=self.eps,
+                width_quantile=self.width_quantile,
+            )
+
+    # ---- data -------------------------------------------------------------
+    def get_dataset(self, X, y=None):
+        """Training data carry each sample's position (``adiw_index``)."""
+        if isinstance(X, torch.utils.data.Dataset):
+            return _Indexed(X)
+        n = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+        X = dict(X) if isinstance(X, dict) else {"X": X}
+        X[INDEX_KEY] = np.arange(n)
+        return super().get_dataset(X, y)
+
+    def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **fit_params):
+        """Train on (X, y); validate on the test-distribution sample."""
+        self._check_options()
+        X_val = unwrap_fit_sample(X_val, X, "X_val")
+        y_val = unwrap_fit_sample(y_val, y, "y_val")
+        if X_val is None and self.solver != "none":
+            raise ValueError(
+                "DynamicIWClassifier.fit needs the labelled test-distribution "
+                "sample: fit(X, y, X_val=X_val, y_val=y_val). For plain ERM "
+                'without it, set solver="none".'
+            )
+        dataset_train = self.get_dataset(X, y)
+        n = len(dataset_train)
+        self.weight_store_.resize(n, device=self.device)
+        self._val = None
+        dataset_valid = None
+        if X_val is not None:
+            if y_val is None or len(y_val) != len(X_val):
+                raise ValueError("y_val must be given with one label per row of X_val.")
+            if len(X_val) < 2:
+                raise ValueError("X_val needs at least 2 samples.")
+            # One host-to-device copy per fit; batches are drawn on device.
+            self._val = (to_tensor(X_val, device=self.device),
+                         to_tensor(np.asarray(y_val), device=self.device))
+            dataset_valid = self.get_dataset(X_val, y_val)
+        self._val_gen = torch.Generator(device="cpu").manual_seed(0)
+        self._epoch_objective = torch.zeros((), device=self.device)
+        self._epoch_batches = 0
+        return dataset_train, dataset_valid
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, dict) and INDEX_KEY in x:
+            x = {k: v for k, v in x.items() if k != INDEX_KEY}
+            if list(x) == ["X"]:
+                x = x["X"]
+        return super().infer(x)
+
+    # ---- training ---------------------------------------------------------
+    def get_loss(self, y_pred, y_true, X=None, training=False, sample_weight=None):
+        """Mean of ``sample_weight * per-sample loss`` (plain mean without weights)."""
+        losses = super().get_loss(y_pred, y_true, X=X, training=training)
+        if losses.ndim == 0:          # a criterion without per-sample reduction
+            return losses
+        if sample_weight is None:
+            return losses.mean()
+        return (sample_weight * losses).mean()
+
+    def _weighting_active(self):
+        return self.solver != "none" and len(self.history) > self.warmup_epochs
+
+    def _val_batch(self):
+        X_val, y_val = self._val
+        m = X_val.shape[0]
+        size = min(self.val_batch_size or self.batch_size, m)
+        idx = torch.randperm(m, generator=self._val_gen)[:size].to(self.device)
+        return X_val[idx], y_val[idx]
+
+    def _represent_batch(self, logits, y, losses):
+        if self.representation == "hidden":
+            h = self._hidden.detach().flatten(1)
+            onehot = torch.nn.functional.one_hot(y, logits.shape[1]).to(h.dtype)
+            return torch.cat([h, onehot], 1)
+        return self._represent(logits.detach(), y, losses.detach())
+
+    def train_step_single(self, batch, **fit_params):
+        """One forward of the training batch gives the per-sample losses and
+        the representation; the validation batch is forwarded once (with
+        gradients only when it is also trained on); then a few solver steps
+        update the batch's weights and the weighted loss is back-propagated."""
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        idx = to_tensor(Xi[INDEX_KEY], device=self.device)
+        yi = to_tensor(yi, device=self.device)
+        logits = self.infer(Xi)
+        losses = self.criterion_(logits, yi)
+        z_tr = None if not self._weighting_active() else self._represent_batch(logits, yi, losses)
+        val_loss_sum, n_val = 0.0, 0
+        if self._val is not None and (self.train_on_val or z_tr is not None):
+            xv, yv = self._val_batch()
+            with torch.set_grad_enabled(self.train_on_val):
+                if not self.train_on_val:
+                    self.module_.eval()
+                logits_v = self.infer(xv)
+                losses_v = self.criterion_(logits_v, yv)
+                self.module_.train()
+            if self.train_on_val:
+                val_loss_sum, n_val = losses_v.sum(), losses_v.shape[0]
+        store = self.weight_store_.weights
+        if z_tr is not None:
+            with torch.no_grad():
+                z_val = self._represent_batch(logits_v, yv, losses_v)
+                w, value = self.weight_updater_(z_tr.to(store.dtype), z_val.to(store.dtype),
+                                                store[idx])
+                store[idx] = w
+                self._epoch_objective += value
+                self._epoch_batches += 1
+        weights = store[idx].to(losses.dtype)
+        if n_val:
+            loss = ((weights * losses).sum() + val_loss_sum) / (losses.shape[0] + n_val)
+        else:
+            loss = self.get_loss(logits, yi, X=Xi, training=True, sample_weight=weights)
+        loss.backward()
+        return {"loss": loss, "y_pred": logits}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        Xi, yi = unpack_data(batch)
+        with torch.no_grad():
+            y_pred = self.infer(Xi)
+            loss = self.get_loss(y_pred, to_tensor(yi, device=self.device), X=Xi)
+        return {"loss": loss, "y_pred": y_pred}
+
+    # ---- reporting --------------------------------------------------------
+    def on_epoch_end(self, net, **kwargs):
+        w = self.weight_store_.weights
+        total = w.sum()
+        stats = torch.stack([w.mean(), w.max(), total**2 / (w * w).sum() / w.numel(),
+                             self._epoch_objective / max(self._epoch_batches, 1)])
+        mean, wmax, ess, obj = stats.tolist()            # one sync per epoch
+        self.history.record("w_mean", mean)
+        self.history.record("w_max", wmax)
+        self.history.record("w_ess", ess)
+        if self._epoch_batches:
+            self.history.record("iw_objective", obj)
+        self._epoch_objective = torch.zeros((), device=self.device)
+        self._epoch_batches = 0
+        super().on_epoch_end(net, **kwargs)
+
+    def sample_weights(self):
+        """Current weight of every training sample (numpy, training order)."""
+        return self.weight_store_.weights.detach().cpu().numpy().astype(np.float64)

@@ -1,0 +1,70 @@
+"""The per-batch weight update: the shared solver on a batch objective."""
+
+import math
+
+import torch
+
+from .._core.kernels import quantile_gamma
+from .._core.projection import project_weights
+from .._core.solver import fista
+
+
+class BatchWeightUpdater:
+    """Update the weights of one training batch against one validation batch.
+
+    Parameters
+    ----------
+    ratio_estimator : adiw ratio estimator
+        Chooses the divergence through its ``_batch_objective`` and supplies
+        its hyperparameters (``gamma``, ``reg``, ``alpha``, ...). A numeric
+        ``gamma`` is used as is; ``"auto"`` takes the ``width_quantile``
+        quantile of the batch's squared pairwise distances.
+    solver : {"adiw", "diw"}
+        "adiw": ``n_steps`` projected-gradient steps from the warm start, no
+        host synchronisation. "diw": solve to ``tol`` from w = 1 every batch.
+    """
+
+    def __init__(self, ratio_estimator, *, solver="adiw", n_steps=3, step_scale=1.0,
+                 B=50.0, eps=None, width_quantile=0.1, tol=1e-5, max_iter=500):
+        if not hasattr(ratio_estimator, "_batch_objective"):
+            raise TypeError(
+                f"{type(ratio_estimator).__name__} has no per-batch divergence; use "
+                "KMMRatio, KLIEPRatio, ULSIFRatio, RuLSIFRatio or WassersteinRatio."
+            )
+        self.ratio_estimator = ratio_estimator
+        self.solver = solver
+        self.n_steps = n_steps
+        self.step_scale = step_scale
+        self.B = B
+        self.eps = eps
+        self.width_quantile = width_quantile
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def gamma(self, Z):
+        g = getattr(self.ratio_estimator, "gamma", "auto")
+        if isinstance(g, str):
+            return quantile_gamma(Z, self.width_quantile)
+        return torch.as_tensor(float(g), dtype=Z.dtype, device=Z.device)
+
+    def __call__(self, Z_tr, Z_val, w0):
+        """Return (new weights, objective value at them) -- both tensors."""
+        n = Z_tr.shape[0]
+        eps = (math.sqrt(n) - 1) / math.sqrt(n) if self.eps is None else self.eps
+        if self.B <= 1.0 - eps:
+            # C = {1}: return it exactly rather than up to rounding.
+            ones = torch.ones_like(w0)
+            return ones, torch.zeros((), dtype=w0.dtype, device=w0.device)
+        gamma = self.gamma(torch.cat([Z_tr, Z_val]))
+        objective = self.ratio_estimator._batch_objective(Z_tr, Z_val, gamma)
+
+        def project(w):
+            return project_weights(w, self.B, eps)
+
+        if self.solver == "diw":
+            w = fista(objective, torch.ones_like(w0), project, tol=self.tol,
+                      max_iter=self.max_iter).w
+        else:
+            step = self.step_scale / objective.lipschitz(project(w0))
+            w = fista(objective, w0, project, n_steps=self.n_steps, step=step).w
+        return w, objective.value(w)

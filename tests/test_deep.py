@@ -1,0 +1,156 @@
+"""DynamicIWClassifier: exactness, persistence, devices, degenerate batches."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from skorch import NeuralNetClassifier
+
+from adiw.datasets import load_digits_shift
+from adiw.deep import DynamicIWClassifier
+from adiw.estimators import KLIEPRatio, KMMRatio, ULSIFRatio, WassersteinRatio
+from adiw.models import MLP
+from adiw.utils import Unsliced
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_shift(random_state=0)
+
+
+def make_net(**kw):
+    base = dict(module=MLP, max_epochs=2, batch_size=64, lr=0.05, verbose=0)
+    base.update(kw)
+    return DynamicIWClassifier(**base)
+
+
+@pytest.mark.parametrize("options", [dict(solver="none"), dict(B=1.0, eps=0.0)])
+def test_without_weighting_it_is_plain_skorch_exactly(digits, options):
+    torch.manual_seed(0)
+    plain = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=3,
+                                batch_size=64, lr=0.05, train_split=None, verbose=0)
+    plain.fit(digits.X_train, digits.y_train)
+    torch.manual_seed(0)
+    net = make_net(max_epochs=3, train_on_val=False, **options)
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    for p, q in zip(plain.module_.parameters(), net.module_.parameters()):
+        assert torch.equal(p, q)
+    assert np.all(net.sample_weights() == 1.0)
+
+
+@pytest.mark.parametrize("ratio", [KMMRatio(), KLIEPRatio(), ULSIFRatio(), WassersteinRatio()],
+                         ids=lambda r: type(r).__name__)
+@pytest.mark.parametrize("solver", ["adiw", "diw"])
+def test_weights_stay_in_C_and_move(digits, ratio, solver):
+    net = make_net(ratio_estimator=ratio, solver=solver, B=20.0)
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    w = net.sample_weights()
+    assert w.shape == (len(digits.y_train),)
+    assert np.all(np.isfinite(w)) and w.min() >= 0 and w.max() <= 20.0 + 1e-5
+    assert np.std(w) > 1e-3
+    for key in ("w_mean", "w_max", "w_ess", "iw_objective", "valid_acc"):
+        assert np.all(np.isfinite(net.history[:, key]))
+
+
+def test_weights_downweight_flipped_labels(digits):
+    net = make_net(max_epochs=15, ratio_estimator=KMMRatio())
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    w = net.sample_weights()
+    assert w[digits.flipped].mean() < 0.5 * w[~digits.flipped].mean()
+
+
+def test_warm_start_carries_weights_across_epochs_and_partial_fit(digits):
+    net = make_net(max_epochs=1, n_steps=1)
+    fit = dict(X_val=digits.X_val, y_val=digits.y_val)
+    net.fit(digits.X_train, digits.y_train, **fit)
+    w1 = net.sample_weights()
+    net.partial_fit(digits.X_train, digits.y_train, **fit)
+    w2 = net.sample_weights()
+    # one step per visit from the stored weights: the second epoch moves on
+    assert not np.allclose(w1, w2)
+    fresh = make_net(max_epochs=1, n_steps=1, warmup_epochs=0)
+    fresh.fit(digits.X_train, digits.y_train, **fit)
+    assert np.abs(w2 - 1).mean() > np.abs(fresh.sample_weights() - 1).mean()
+
+
+def test_pickle_and_save_params_restore_weights(digits, tmp_path):
+    net = make_net()
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    restored = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(restored.sample_weights(), net.sample_weights())
+    net.save_params(f_params=tmp_path / "p.pt", f_weight_store=tmp_path / "w.pt")
+    other = make_net().initialize()
+    other.load_params(f_params=tmp_path / "p.pt", f_weight_store=tmp_path / "w.pt")
+    np.testing.assert_array_equal(other.sample_weights(), net.sample_weights())
+
+
+def test_missing_validation_sample(digits):
+    with pytest.raises(ValueError, match="X_val"):
+        make_net().fit(digits.X_train, digits.y_train)
+    make_net(solver="none").fit(digits.X_train, digits.y_train)   # ERM is fine
+
+
+def test_degenerate_batches_do_not_break_the_update(digits):
+    X = np.repeat(digits.X_train[:1], 40, 0)          # identical points
+    y = np.zeros(40, dtype=np.int64)                  # a single class
+    for rep in ("loss", "softmax_label"):
+        net = make_net(batch_size=16, representation=rep)
+        net.fit(X, y, X_val=digits.X_val[:5], y_val=digits.y_val[:5])  # val < batch
+        w = net.sample_weights()
+        assert np.all(np.isfinite(w)) and w.min() >= 0
+
+
+def test_hidden_representation_and_bad_options(digits):
+    net = make_net(representation="hidden", hidden_layer="hidden")
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    assert np.std(net.sample_weights()) > 0
+    with pytest.raises(ValueError, match="hidden_layer"):
+        make_net(representation="hidden", hidden_layer="nope").initialize()
+    with pytest.raises(ValueError, match="representation"):
+        make_net(representation="pixels").fit(digits.X_train, digits.y_train,
+                                              X_val=digits.X_val, y_val=digits.y_val)
+    with pytest.raises(TypeError, match="per-batch divergence"):
+        from adiw.estimators import ClassifierRatio
+        make_net(ratio_estimator=ClassifierRatio()).fit(
+            digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+
+
+def test_clone_params_and_grid_search(digits):
+    net = make_net(ratio_estimator=KMMRatio(gamma=1.0))
+    assert net.get_params()["ratio_estimator__gamma"] == 1.0
+    c = clone(net).set_params(ratio_estimator__gamma=3.0, lr=0.1)
+    assert c.ratio_estimator.gamma == 3.0 and net.ratio_estimator.gamma == 1.0
+    grid = GridSearchCV(make_net(max_epochs=1, ratio_estimator=KMMRatio()),
+                        {"lr": [0.01, 0.1], "ratio_estimator__gamma": [0.5, "auto"]},
+                        cv=2, error_score="raise")
+    seen = []
+
+    class Spy(DynamicIWClassifier):
+        def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **kw):
+            seen.append(len(getattr(X_val, "value", X_val)))
+            return super().get_split_datasets(X, y, X_val=X_val, y_val=y_val, **kw)
+
+    grid.estimator = Spy(**grid.estimator.get_params())
+    grid.fit(digits.X_train, digits.y_train,
+             X_val=Unsliced(digits.X_val), y_val=Unsliced(digits.y_val))
+    assert set(seen) == {len(digits.y_val)}
+    assert "ratio_estimator__gamma" in grid.best_params_
+
+
+def test_float64_module_and_device_param(digits):
+    net = make_net(device="cpu", module__n_hidden=16)
+    net.fit(digits.X_train.astype(np.float32), digits.y_train,
+            X_val=digits.X_val, y_val=digits.y_val)
+    assert net.weight_store_.weights.device.type == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_keeps_everything_on_device(digits):
+    net = make_net(device="cuda")
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    assert net.weight_store_.weights.is_cuda
+    w = net.sample_weights()
+    assert np.all(np.isfinite(w)) and w.min() >= 0
