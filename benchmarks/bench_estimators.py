@@ -1,0 +1,107 @@
+"""Estimator accuracy (NMSE against the true ratio) and speed.
+
+Accuracy: p_tr = N(0, I_d), p_te = N(e_1, I_d), default settings.
+Speed: each large case runs in a fresh process so its peak memory is its own.
+
+    python benchmarks/bench_estimators.py [--quick] [--out DIR]
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import parse_args, write  # noqa: E402
+
+from adiw.datasets import make_gaussian_shift  # noqa: E402
+from adiw.estimators import (  # noqa: E402
+    ClassifierRatio, KLIEPRatio, KMMRatio, NearestNeighborRatio, RuLSIFRatio,
+    ULSIFRatio, WassersteinRatio,
+)
+
+ESTIMATORS = {
+    "KMM": lambda: KMMRatio(),
+    "KLIEP": lambda: KLIEPRatio(random_state=0),
+    "uLSIF": lambda: ULSIFRatio(random_state=0),
+    "RuLSIF (vs relative ratio)": lambda: RuLSIFRatio(random_state=0),
+    "Wasserstein-1": lambda: WassersteinRatio(),
+    "Classifier (logistic)": lambda: ClassifierRatio(),
+    "k-NN": lambda: NearestNeighborRatio(),
+}
+
+SPEED_CASES = {
+    "KMM n=4000 d=5": "KMMRatio().fit(Xtr, Xte)",
+    "uLSIF n=20000 d=5, LOO over 5x4 grid": "ULSIFRatio(random_state=0).fit(Xtr, Xte)",
+    "KLIEP n=20000 d=5, 5-width CV": "KLIEPRatio(random_state=0).fit(Xtr, Xte)",
+    "KMM n=100000 d=5 (Nystroem, 500)": "KMMRatio().fit(Xtr, Xte)",
+}
+SPEED_N = {"KMM n=4000 d=5": 4000, "KMM n=100000 d=5 (Nystroem, 500)": 100000}
+
+CHILD = r"""
+import json, resource, sys, time, torch
+torch.set_num_threads(int(sys.argv[3]))
+from adiw.datasets import make_gaussian_shift
+from adiw.estimators import *
+n = int(sys.argv[1])
+Xtr, Xte, w = make_gaussian_shift(n, n, 5, random_state=0)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+est = eval(sys.argv[2])
+dt = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": dt, "extra_mb": (peak - base) / 1024}))
+"""
+
+
+def nmse(w_hat, w):
+    a, b = w_hat / w_hat.mean(), w / w.mean()
+    return float(np.mean((a - b) ** 2) / np.mean((1 - b) ** 2))
+
+
+def accuracy_table(quick):
+    rows = []
+    for d in (2, 10):
+        for n in ((1000,) if quick else (500, 1000, 2000)):
+            Xtr, Xte, w = make_gaussian_shift(n, n, d, random_state=0)
+            for name, make in ESTIMATORS.items():
+                est = make()
+                t = time.perf_counter()
+                est.fit(Xtr, Xte)
+                dt = time.perf_counter() - t
+                target = w
+                if name.startswith("RuLSIF"):
+                    target = w / (est.alpha * w + 1 - est.alpha)
+                rows.append({"estimator": name, "d": d, "n per side": n,
+                             "NMSE": f"{nmse(est.weights_, target):.3f}",
+                             "fit (s)": f"{dt:.2f}"})
+    return rows
+
+
+def speed_table(quick):
+    rows = []
+    for case, expr in SPEED_CASES.items():
+        n = SPEED_N.get(case, 20000)
+        if quick and n > 20000:
+            continue
+        out = subprocess.run([sys.executable, "-c", CHILD, str(n), expr, "2"],
+                             capture_output=True, text=True, check=True).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        rows.append({"case": case, "fit (s)": f"{r['seconds']:.2f}",
+                     "extra peak memory (MB)": f"{r['extra_mb']:.0f}"})
+    return rows
+
+
+def main():
+    args = parse_args(__doc__)
+    write(accuracy_table(args.quick), args.out, "estimators_accuracy",
+          "Estimator accuracy: NMSE against the true ratio (uniform weights = 1)")
+    write(speed_table(args.quick), args.out, "estimators_speed",
+          "Estimator speed (2 torch threads, fresh process per case)")
+
+
+if __name__ == "__main__":
+    main()
