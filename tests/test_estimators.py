@@ -61,8 +61,10 @@ def test_default_weights_recover_the_true_ratio(name, shift):
 
 
 def test_classic_kmm_overfits_and_ridge_fixes_it():
-    X_tr, X_te, w = gaussian_shift(1000, 2)
-    assert nmse(KMMRatio(reg=0.0).fit(X_tr, X_te).weights_, w) > 0.9
+    X_tr, X_te, w = gaussian_shift(400, 2)
+    # classic KMM solved well (float64, many steps) is worse than uniform
+    classic = KMMRatio(reg=0.0, dtype="float64", max_iter=2000).fit(X_tr, X_te)
+    assert nmse(classic.weights_, w) > 1.0
     kmm = KMMRatio().fit(X_tr, X_te)
     assert nmse(kmm.weights_, w) < 0.15
     assert 0 <= kmm.weights_.min() and kmm.weights_.max() <= kmm.B
