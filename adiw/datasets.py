@@ -55,7 +55,7 @@ def pair_flip(y, rate, n_classes=None, *, random_state=None):
     >>> import numpy as np
     >>> from adiw.datasets import pair_flip
     >>> y_noisy, flipped = pair_flip(np.zeros(1000, int), 0.3, 10, random_state=0)
-    >>> set(y_noisy[flipped]) == {1}, round(flipped.mean(), 1)
+    >>> set(y_noisy[flipped]) == {1}, round(float(flipped.mean()), 1)
     (True, 0.3)
     """
     _check_rate(rate)
