@@ -10,7 +10,7 @@ trainer (on mini-batch representations, a few warm-started steps).
 import ot
 import torch
 
-from .kernels import rbf_kernel
+from .kernels import rbf_matvec, sq_dists
 
 
 class QuadraticObjective:
@@ -116,8 +116,6 @@ def nadaraya_watson(Z_query, Z_ref, gamma):
     Computed as a softmax of -gamma ||q - z||^2, so it stays defined far from
     every reference point (where all kernel values underflow).
     """
-    from .kernels import sq_dists
-
     return torch.softmax(-gamma * sq_dists(Z_query, Z_ref), dim=1)
 
 
@@ -168,8 +166,6 @@ def mmd2(X_tr, w, X_te, gamma):
 
     Uses chunked kernel products, so memory is O(chunk * n).
     """
-    from .kernels import rbf_matvec
-
     n, m = X_tr.shape[0], X_te.shape[0]
     ones_m = torch.ones(m, dtype=w.dtype, device=w.device)
     a = w @ rbf_matvec(X_tr, X_tr, w, gamma) / n**2

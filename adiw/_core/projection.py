@@ -78,6 +78,11 @@ def project_box_sum(v, upper, lower_sum, upper_sum, b=None):
     return torch.minimum(torch.clamp_min(v - t * b, 0.0), u)
 
 
+def mean_band(n, eps=None):
+    """``eps``, or KMM's default half-width ``(sqrt(n) - 1) / sqrt(n)``."""
+    return (math.sqrt(n) - 1) / math.sqrt(n) if eps is None else float(eps)
+
+
 def project_weights(v, B, eps):
     """Projection onto C = {0 <= w <= B, |mean(w) - 1| <= eps}."""
     n = v.shape[0]

@@ -1,11 +1,9 @@
 """The per-batch weight update: the shared solver on a batch objective."""
 
-import math
-
 import torch
 
 from .._core.kernels import quantile_gamma
-from .._core.projection import project_weights
+from .._core.projection import mean_band, project_weights
 from .._core.solver import fista
 
 
@@ -50,7 +48,7 @@ class BatchWeightUpdater:
     def __call__(self, Z_tr, Z_val, w0):
         """Return (new weights, objective value at them) -- both tensors."""
         n = Z_tr.shape[0]
-        eps = (math.sqrt(n) - 1) / math.sqrt(n) if self.eps is None else self.eps
+        eps = mean_band(n, self.eps)
         if self.B <= 1.0 - eps:
             # C = {1}: return it exactly rather than up to rounding.
             ones = torch.ones_like(w0)

@@ -11,7 +11,7 @@ from .._core.backend import to_numpy
 from .._core.kernels import median_gamma, rbf_kernel, rbf_matvec
 from .._core.nystroem import nystroem_features
 from .._core.objectives import QuadraticObjective, mmd2, mmd_objective, nadaraya_watson
-from .._core.projection import project_weights
+from .._core.projection import mean_band, project_weights
 from .._core.solver import fista
 from ._base import COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates, batch_value
 
@@ -111,7 +111,7 @@ class KMMRatio(BaseRatioEstimator):
 
     def _fit(self, X_tr, X_te):
         n = X_tr.shape[0]
-        self.eps_ = (np.sqrt(n) - 1) / np.sqrt(n) if self.eps is None else self.eps
+        self.eps_ = mean_band(n, self.eps)
         if self.B < 1 - self.eps_:
             raise ValueError(
                 f"B={self.B} < 1 - eps={1 - self.eps_:.3g}: no weight vector"

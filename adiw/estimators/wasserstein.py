@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval
 from .._core.backend import to_numpy
 from .._core.kernels import median_sq_distance
 from .._core.objectives import WassersteinObjective
-from .._core.projection import project_weights
+from .._core.projection import mean_band, project_weights
 from ._base import COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates, batch_value
 
 
@@ -96,7 +96,7 @@ class WassersteinRatio(BaseRatioEstimator):
         # log of the softmin normaliser of each test point over training points
         self._log_norm = torch.logsumexp(-torch.cdist(Xtr, Xte) / self.epsilon_, dim=0)
         w = self._tensor(self._soft_assign(X_tr))
-        self.eps_ = (np.sqrt(n) - 1) / np.sqrt(n) if self.eps is None else self.eps
+        self.eps_ = mean_band(n, self.eps)
         self.weights_ = to_numpy(project_weights(w, self.B, self.eps_))
         return self
 
