@@ -5,11 +5,14 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from adiw._core.kernels import median_gamma, rbf_kernel, rbf_matvec, quantile_gamma
+from adiw._core.kernels import (
+    StackedSqDists, exp_floor, median_gamma, rbf_from_sq_dists, rbf_kernel, rbf_matvec,
+    sq_dist_quantile,
+)
 from adiw._core.objectives import (
     LogLikelihoodObjective, WassersteinObjective, mmd_objective,
 )
-from adiw._core.projection import project_box_sum, project_weights
+from adiw._core.projection import _project_box_sum_sorted, project_box_sum, project_weights
 from adiw._core.solver import fista
 
 
@@ -23,8 +26,10 @@ def _slsqp_projection(v, upper, lo, hi, b):
     return res.x
 
 
+@pytest.mark.parametrize("project", [project_box_sum, _project_box_sum_sorted],
+                         ids=["cpu-clip-first", "sorted"])
 @pytest.mark.parametrize("case", range(12))
-def test_projection_matches_slsqp(case):
+def test_projection_matches_slsqp(case, project):
     r = np.random.default_rng(case)
     n = r.integers(2, 30)
     v = r.normal(scale=r.choice([0.1, 1, 5]), size=n) + r.choice([0, 1, 3])
@@ -32,18 +37,19 @@ def test_projection_matches_slsqp(case):
     b = r.uniform(0.2, 2.0, size=n) if case % 3 == 0 else np.ones(n)
     lo = float(r.uniform(0, 0.5) * n * min(upper, 1) * b.mean())
     hi = lo + float(r.uniform(0, 2.0)) * n * b.mean()
-    got = project_box_sum(torch.tensor(v), upper, lo, hi, torch.tensor(b)).numpy()
+    got = project(torch.tensor(v), upper, lo, hi, torch.tensor(b)).numpy()
     ref = _slsqp_projection(v, upper, lo, hi, b)
     assert np.allclose(got, ref, atol=1e-6)
     assert np.all(got >= 0) and np.all(got <= upper + 1e-12)
     assert lo - 1e-9 <= b @ got <= hi + 1e-9
 
 
-def test_projection_equality_and_infinite_upper():
+@pytest.mark.parametrize("project", [project_box_sum, _project_box_sum_sorted])
+def test_projection_equality_and_infinite_upper(project):
     r = np.random.default_rng(1)
     v = r.normal(size=20)
     b = r.uniform(0.5, 1.5, size=20)
-    got = project_box_sum(torch.tensor(v), float("inf"), 1.0, 1.0, torch.tensor(b)).numpy()
+    got = project(torch.tensor(v), float("inf"), 1.0, 1.0, torch.tensor(b)).numpy()
     ref = _slsqp_projection(v, 1e6, 1.0, 1.0, b)
     assert np.allclose(got, ref, atol=1e-6)
     assert b @ got == pytest.approx(1.0)
@@ -74,8 +80,32 @@ def test_median_gamma_and_degenerate_fallbacks(rng):
     assert median_gamma(np.ones((5, 3))) == 0.5               # all identical
     X2 = np.vstack([np.zeros((8, 1)), np.ones((2, 1))])       # median 0
     assert np.isfinite(median_gamma(X2)) and median_gamma(X2) > 0
-    g = quantile_gamma(torch.ones(4, 2), 0.1)
-    assert torch.isfinite(g)
+    g = StackedSqDists(torch.ones(4, 2), torch.ones(3, 2)).quantile_gamma(0.1)
+    assert g.item() == 0.5                                    # all identical
+
+
+@pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.9])
+def test_batch_width_quantile_is_an_order_statistic_of_the_pairs(rng, q):
+    Z_tr, Z_te = rng.normal(size=(30, 3)), rng.normal(1.0, 1.0, size=(20, 3))
+    Z = np.vstack([Z_tr, Z_te])
+    pairs = ((Z[:, None] - Z[None]) ** 2).sum(-1)[np.triu_indices(50, 1)]
+    dists = StackedSqDists(torch.tensor(Z_tr), torch.tensor(Z_te))
+    ref = np.sort(pairs)[int(q * (len(pairs) - 1))]
+    assert sq_dist_quantile(dists.full, q).item() == pytest.approx(ref, rel=1e-9)
+    assert dists.quantile_gamma(q).item() == pytest.approx(0.5 / ref, rel=1e-9)
+    assert np.allclose(dists.tr_te.numpy(), ((Z_tr[:, None] - Z_te[None]) ** 2).sum(-1))
+    # a larger batch is read at a stride: still a quantile of its pairs
+    big = sq_dist_quantile(torch.tensor(((Z[:, None] - Z[None]) ** 2).sum(-1)), q, max_rows=10)
+    assert pairs.min() <= big.item() <= pairs.max()
+
+
+def test_kernel_values_below_the_floor_are_exact_zeros():
+    D = torch.tensor([[0.0, 1.0, 20.0, 25.0, 1e4]], dtype=torch.float32)
+    K = rbf_from_sq_dists(D, 2.0)
+    assert K[0, :3].tolist() == pytest.approx(np.exp([0.0, -2.0, -40.0]).tolist(), rel=1e-5,
+                                              abs=0)
+    assert K[0, 3:].tolist() == [0.0, 0.0]       # below exp(-43.7): zero, never subnormal
+    assert exp_floor(torch.float32) < -40 and exp_floor(torch.float64) < -300
 
 
 def _kmm_reference(K, kappa, B, eps):
@@ -132,7 +162,7 @@ def test_wasserstein_value_and_gradient_against_exact_ot(rng):
 
     Ztr = torch.tensor(rng.normal(size=(12, 2)))
     Zte = torch.tensor(rng.normal(size=(9, 2)) + 1.0)
-    obj = WassersteinObjective(Ztr, Zte, reg=0.005, n_iter=3000)
+    obj = WassersteinObjective(torch.cdist(Ztr, Zte), reg=0.005, n_iter=3000)
     w = torch.tensor(rng.uniform(0.5, 1.5, size=12))
     val, grad = obj.value_and_grad(w)
     p = (w / w.sum()).numpy()

@@ -1,7 +1,7 @@
 """Divergence objectives J(w) with gradients and curvature bounds.
 
-Each objective is a small object with ``value_and_grad(w)`` and
-``lipschitz(w)``, an upper bound (a 0-d tensor, no host sync) on the local
+Each objective is a small object with ``value_and_grad(w)``, ``value(w)``,
+``grad(w)`` and ``lipschitz(w)``, an upper bound (a 0-d tensor, no host sync) on the local
 curvature used as the solver's inverse step size.  The same classes serve
 the standalone estimators (on whole samples, to convergence) and the deep
 trainer (on mini-batch representations, a few warm-started steps).
@@ -10,7 +10,7 @@ trainer (on mini-batch representations, a few warm-started steps).
 import ot
 import torch
 
-from .kernels import rbf_matvec, sq_dists
+from .kernels import exp_floor, rbf_matvec, sq_dists
 
 
 class QuadraticObjective:
@@ -38,7 +38,10 @@ class QuadraticObjective:
         return value, grad
 
     def value(self, w):
-        return self.value_and_grad(w)[0]
+        return 0.5 * (w @ self._Hw(w)) - self.h @ w + self.const
+
+    def grad(self, w):
+        return self._Hw(w) - self.h
 
     def lipschitz(self, w):
         if self._L is None:
@@ -57,7 +60,7 @@ def mmd_objective(K, Kx_te_mean, reg=0.0):
     n = K.shape[0]
     H = K / n**2
     if reg:
-        H = H + (reg / n) * torch.eye(n, dtype=K.dtype, device=K.device)
+        H.diagonal().add_(reg / n)
     h = Kx_te_mean / n + (reg / n if reg else 0.0)
     return QuadraticObjective(H, h)
 
@@ -86,6 +89,9 @@ class LogLikelihoodObjective:
     def value(self, w):
         return -torch.log(self._q(w)).mean()
 
+    def grad(self, w):
+        return -(self.A.T @ (1.0 / self._q(w))) / self.A.shape[0]
+
     def lipschitz(self, w):
         # Hessian (1/m) A' diag(1/q^2) A has non-negative entries, so its
         # largest row sum bounds its largest eigenvalue.
@@ -98,11 +104,16 @@ def squared_objective(Phi_tr, Phi_te, reg=0.0, alpha=0.0):
     """Squared distance (LSIF / uLSIF / RuLSIF) over a linear model r = Phi a.
 
     J(a) = (1-alpha)/2 E_tr[r^2] + alpha/2 E_te[r^2] - E_te[r] + reg/2 |a|^2.
-    Transductively (the deep trainer), Phi_tr = I and Phi_te is the
-    Nadaraya-Watson smoother that carries training weights to test points.
+    Transductively (the deep trainer), Phi_tr = I (pass None) and Phi_te is
+    the Nadaraya-Watson smoother that carries training weights to test points.
     """
-    n, m = Phi_tr.shape[0], Phi_te.shape[0]
-    H = (1 - alpha) * (Phi_tr.T @ Phi_tr) / n
+    m = Phi_te.shape[0]
+    if Phi_tr is None:
+        n = Phi_te.shape[1]
+        H = torch.eye(n, dtype=Phi_te.dtype, device=Phi_te.device) * ((1 - alpha) / n)
+    else:
+        n = Phi_tr.shape[0]
+        H = (1 - alpha) * (Phi_tr.T @ Phi_tr) / n
     if alpha:
         H = H + alpha * (Phi_te.T @ Phi_te) / m
     if reg:
@@ -116,12 +127,21 @@ def nadaraya_watson(Z_query, Z_ref, gamma):
     Computed as a softmax of -gamma ||q - z||^2, so it stays defined far from
     every reference point (where all kernel values underflow).
     """
-    return torch.softmax(-gamma * sq_dists(Z_query, Z_ref), dim=1)
+    return smoother_from_sq_dists(sq_dists(Z_query, Z_ref), gamma)
+
+
+def smoother_from_sq_dists(D, gamma):
+    """:func:`nadaraya_watson` from precomputed squared distances."""
+    logits = D * -gamma
+    logits = logits - logits.max(1, keepdim=True).values
+    # Floored as in rbf_from_sq_dists, so no weight is subnormal.
+    return torch.softmax(logits.clamp_min_(exp_floor(D.dtype)), dim=1)
 
 
 class WassersteinObjective:
     """Entropic Wasserstein-1 between sum_i (w_i / sum w) delta_{z_i} and the
     uniform test sample, with the Sinkhorn dual potential as gradient.
+    ``M`` is the (n, m) matrix of Euclidean distances.
 
     With p = w / sum(w) and f the optimal potential of the training side,
     dJ/dw_i = (f_i - p'f) / sum(w).  W1 is not smooth, so ``lipschitz``
@@ -129,14 +149,13 @@ class WassersteinObjective:
     than one unit (a normalised subgradient step).
     """
 
-    def __init__(self, Z_tr, Z_te, reg=0.05, n_iter=100):
-        M = torch.cdist(Z_tr, Z_te)
+    def __init__(self, M, reg=0.05, n_iter=100):
         scale = M.max().clamp_min(torch.finfo(M.dtype).tiny)
         self.M = M / scale          # unit cost scale, so reg is relative
         self.scale = scale
         self.reg = reg
         self.n_iter = n_iter
-        m = Z_te.shape[0]
+        m = M.shape[1]
         self.b = torch.full((m,), 1.0 / m, dtype=M.dtype, device=M.device)
 
     def value_and_grad(self, w):
@@ -157,8 +176,11 @@ class WassersteinObjective:
     def value(self, w):
         return self.value_and_grad(w)[0]
 
+    def grad(self, w):
+        return self.value_and_grad(w)[1]
+
     def lipschitz(self, w):
-        return self.value_and_grad(w)[1].abs().max().clamp_min(1e-12)
+        return self.grad(w).abs().max().clamp_min(1e-12)
 
 
 def mmd2(X_tr, w, X_te, gamma):

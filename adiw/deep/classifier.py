@@ -268,48 +268,70 @@ class DynamicIWClassifier(NeuralNetClassifier):
         idx = torch.randperm(m, generator=self._val_gen)[:size].to(self.device)
         return X_val[idx], y_val[idx]
 
-    def _represent_batch(self, logits, y, losses):
+    def _represent_batch(self, logits, y, losses, hidden=None):
         if self.representation == "hidden":
-            h = self._hidden.detach().flatten(1)
+            h = hidden.detach().flatten(1)
             onehot = torch.nn.functional.one_hot(y, logits.shape[1]).to(h.dtype)
             return torch.cat([h, onehot], 1)
         return self._represent(logits.detach(), y, losses.detach())
 
+    def _forward(self, X, y):
+        """Logits, per-sample losses and (for ``representation="hidden"``)
+        the hooked layer's output."""
+        logits = self.infer(X)
+        return logits, self.criterion_(logits, y), self._hidden
+
+    def _stackable(self, Xi, xv):
+        """Whether the training batch can share one forward pass with the
+        validation batch: plain tensor inputs of one dtype and row shape."""
+        if not (isinstance(Xi, dict) and set(Xi) == {"X", INDEX_KEY}):
+            return False
+        X = Xi["X"]
+        return (isinstance(X, torch.Tensor) and X.dtype == xv.dtype
+                and X.shape[1:] == xv.shape[1:])
+
     def train_step_single(self, batch, **fit_params):
-        """One forward of the training batch gives the per-sample losses and
-        the representation; the validation batch is forwarded once (with
-        gradients only when it is also trained on); then a few solver steps
-        update the batch's weights and the weighted loss is back-propagated."""
+        """One forward pass gives the per-sample losses and the
+        representation of the training batch; the validation batch is
+        forwarded in the same pass when it is also trained on (one module
+        call instead of two), else separately without gradients. A few
+        solver steps then update the batch's weights, and the weighted loss
+        is back-propagated."""
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         idx = to_tensor(Xi[INDEX_KEY], device=self.device)
         yi = to_tensor(yi, device=self.device)
-        logits = self.infer(Xi)
-        losses = self.criterion_(logits, yi)
-        z_tr = None if not self._weighting_active() else self._represent_batch(logits, yi, losses)
-        val_loss_sum, n_val = 0.0, 0
-        if self._val is not None and (self.train_on_val or z_tr is not None):
-            xv, yv = self._val_batch()
-            with torch.set_grad_enabled(self.train_on_val):
-                if not self.train_on_val:
-                    self.module_.eval()
-                logits_v = self.infer(xv)
-                losses_v = self.criterion_(logits_v, yv)
-                self.module_.train()
-            if self.train_on_val:
-                val_loss_sum, n_val = losses_v.sum(), losses_v.shape[0]
+        weighting = self._weighting_active()
+        use_val = self._val is not None and (self.train_on_val or weighting)
+        xv, yv = self._val_batch() if use_val else (None, None)
+        n = yi.shape[0]
+        if use_val and self.train_on_val and self._stackable(Xi, xv):
+            X = torch.cat([to_tensor(Xi["X"], device=self.device), xv])
+            logits_all, losses_all, h = self._forward(X, torch.cat([yi, yv]))
+            logits, logits_v = logits_all[:n], logits_all[n:]
+            losses, losses_v = losses_all[:n], losses_all[n:]
+            h, h_v = (None, None) if h is None else (h[:n], h[n:])
+        else:
+            logits, losses, h = self._forward(Xi, yi)
+            if use_val:
+                with torch.set_grad_enabled(self.train_on_val):
+                    if not self.train_on_val:
+                        self.module_.eval()
+                    logits_v, losses_v, h_v = self._forward(xv, yv)
+                    self.module_.train()
         store = self.weight_store_.weights
-        if z_tr is not None:
+        if weighting:
             with torch.no_grad():
-                z_val = self._represent_batch(logits_v, yv, losses_v)
+                z_tr = self._represent_batch(logits, yi, losses, h)
+                z_val = self._represent_batch(logits_v, yv, losses_v, h_v)
                 w, value = self.weight_updater_(z_tr.to(store.dtype), z_val.to(store.dtype),
                                                 store[idx])
                 store[idx] = w
                 self._epoch_objective += value
                 self._epoch_batches += 1
         weights = store[idx].to(losses.dtype)
-        if n_val:
-            loss = ((weights * losses).sum() + val_loss_sum) / (losses.shape[0] + n_val)
+        if use_val and self.train_on_val:
+            loss = ((weights * losses).sum() + losses_v.sum()) / (n + losses_v.shape[0])
         else:
             loss = self.get_loss(logits, yi, X=Xi, training=True, sample_weight=weights)
         loss.backward()

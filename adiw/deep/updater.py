@@ -2,7 +2,7 @@
 
 import torch
 
-from .._core.kernels import quantile_gamma
+from .._core.kernels import StackedSqDists
 from .._core.projection import mean_band, project_weights
 from .._core.solver import fista
 
@@ -39,11 +39,11 @@ class BatchWeightUpdater:
         self.tol = tol
         self.max_iter = max_iter
 
-    def gamma(self, Z):
+    def gamma(self, dists):
         g = getattr(self.ratio_estimator, "gamma", "auto")
         if isinstance(g, str):
-            return quantile_gamma(Z, self.width_quantile)
-        return torch.as_tensor(float(g), dtype=Z.dtype, device=Z.device)
+            return dists.quantile_gamma(self.width_quantile)
+        return torch.as_tensor(float(g), dtype=dists.full.dtype, device=dists.full.device)
 
     def __call__(self, Z_tr, Z_val, w0):
         """Return (new weights, objective value at them) -- both tensors."""
@@ -53,8 +53,9 @@ class BatchWeightUpdater:
             # C = {1}: return it exactly rather than up to rounding.
             ones = torch.ones_like(w0)
             return ones, torch.zeros((), dtype=w0.dtype, device=w0.device)
-        gamma = self.gamma(torch.cat([Z_tr, Z_val]))
-        objective = self.ratio_estimator._batch_objective(Z_tr, Z_val, gamma)
+        # One distance matrix serves the width rule and the divergence.
+        dists = StackedSqDists(Z_tr, Z_val)
+        objective = self.ratio_estimator._batch_objective(dists, self.gamma(dists))
 
         def project(w):
             return project_weights(w, self.B, eps)
@@ -63,6 +64,6 @@ class BatchWeightUpdater:
             w = fista(objective, torch.ones_like(w0), project, tol=self.tol,
                       max_iter=self.max_iter).w
         else:
-            step = self.step_scale / objective.lipschitz(project(w0))
-            w = fista(objective, w0, project, n_steps=self.n_steps, step=step).w
+            w = fista(objective, w0, project, n_steps=self.n_steps,
+                      step_scale=self.step_scale).w
         return w, objective.value(w)

@@ -5,7 +5,7 @@ import torch
 from sklearn.model_selection import KFold
 
 from .._core.backend import to_numpy
-from .._core.kernels import rbf_kernel
+from .._core.kernels import rbf_from_sq_dists, rbf_kernel
 from .._core.objectives import LogLikelihoodObjective
 from .._core.projection import project_box_sum
 from .._core.solver import fista
@@ -118,10 +118,10 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
         self.weights_ = self._predict_weights(X_tr)
         return self
 
-    def _batch_objective(self, Z_tr, Z_te, gamma):
+    def _batch_objective(self, dists, gamma):
         """Transductive KL objective on a mini-batch: the test log-likelihood
         of the weighted training kernel density (used by :mod:`adiw.deep`)."""
-        return LogLikelihoodObjective(rbf_kernel(Z_te, Z_tr, gamma) / Z_tr.shape[0])
+        return LogLikelihoodObjective(rbf_from_sq_dists(dists.te_tr, gamma) / dists.n)
 
     def _score(self, X_tr, X_te):
         """Held-out KL criterion ``mean log w(x_te) - log mean w(x_tr)``:

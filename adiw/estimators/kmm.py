@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from .._core.backend import to_numpy
-from .._core.kernels import median_gamma, rbf_kernel, rbf_matvec
+from .._core.kernels import median_gamma, rbf_from_sq_dists, rbf_kernel, rbf_matvec
 from .._core.nystroem import nystroem_features
 from .._core.objectives import QuadraticObjective, mmd2, mmd_objective, nadaraya_watson
 from .._core.projection import mean_band, project_weights
@@ -170,10 +170,11 @@ class KMMRatio(BaseRatioEstimator):
         h = kappa / n + (reg / n if reg else 0.0)
         return QuadraticObjective(H_op, h, lipschitz=L)
 
-    def _batch_objective(self, Z_tr, Z_te, gamma):
-        """MMD objective on a mini-batch (used by :mod:`adiw.deep`)."""
-        K = rbf_kernel(Z_tr, Z_tr, gamma)
-        kappa = rbf_kernel(Z_tr, Z_te, gamma).mean(1)
+    def _batch_objective(self, dists, gamma):
+        """MMD objective on a mini-batch (used by :mod:`adiw.deep`);
+        ``dists`` is a :class:`~adiw._core.kernels.StackedSqDists`."""
+        E = rbf_from_sq_dists(dists.train_rows, gamma)
+        K, kappa = E[:, :dists.n], E[:, dists.n:].mean(1)
         return mmd_objective(K, kappa, batch_value(self.reg, 0.0))
 
     def _predict_weights(self, X):

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._core.backend import to_numpy
 from .._core.kernels import rbf_kernel
-from .._core.objectives import nadaraya_watson, squared_objective
+from .._core.objectives import smoother_from_sq_dists, squared_objective
 from ._base import (
     AUTO_GAMMA_FACTORS, COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates, batch_value,
 )
@@ -57,13 +57,12 @@ class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
         self.weights_ = self._predict_weights(X_tr)
         return self
 
-    def _batch_objective(self, Z_tr, Z_te, gamma):
+    def _batch_objective(self, dists, gamma):
         """Squared-distance objective on a mini-batch (used by :mod:`adiw.deep`):
         the weights are the ratio's values at the training points, carried to
         the test points by Nadaraya-Watson smoothing."""
-        eye = torch.eye(Z_tr.shape[0], dtype=Z_tr.dtype, device=Z_tr.device)
-        return squared_objective(eye, nadaraya_watson(Z_te, Z_tr, gamma),
-                                 batch_value(self.reg, 0.0), self._alpha())
+        smoother = smoother_from_sq_dists(dists.te_tr, gamma)
+        return squared_objective(None, smoother, batch_value(self.reg, 0.0), self._alpha())
 
     def _score(self, X_tr, X_te):
         """Negative held-out squared-loss criterion

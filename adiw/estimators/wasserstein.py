@@ -100,11 +100,11 @@ class WassersteinRatio(BaseRatioEstimator):
         self.weights_ = to_numpy(project_weights(w, self.B, self.eps_))
         return self
 
-    def _batch_objective(self, Z_tr, Z_te, gamma):
+    def _batch_objective(self, dists, gamma):
         """Entropic W1 on a mini-batch with Sinkhorn potentials as gradient
         (used by :mod:`adiw.deep`); ``reg`` is the blur relative to the
         batch's largest distance, ``gamma`` is not used."""
-        return WassersteinObjective(Z_tr, Z_te, reg=batch_value(self.reg, 0.2))
+        return WassersteinObjective(dists.tr_te.sqrt(), reg=batch_value(self.reg, 0.2))
 
     def _soft_assign(self, X):
         Xq, Xte = self._tensor(X), self._tensor(self.X_test_)
