@@ -12,7 +12,9 @@ from adiw._core.kernels import (
 from adiw._core.objectives import (
     LogLikelihoodObjective, WassersteinObjective, mmd_objective,
 )
-from adiw._core.projection import _project_box_sum_sorted, project_box_sum, project_weights
+from adiw._core.projection import (
+    _newton_shift, _project_box_sum_sorted, project_box_sum, project_weights,
+)
 from adiw._core.solver import fista
 
 
@@ -42,6 +44,32 @@ def test_projection_matches_slsqp(case, project):
     assert np.allclose(got, ref, atol=1e-6)
     assert np.all(got >= 0) and np.all(got <= upper + 1e-12)
     assert lo - 1e-9 <= b @ got <= hi + 1e-9
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_weight_projection_newton_path_is_exact(case):
+    """b = 1 and a scalar bound: the CPU path takes Newton steps on the shift
+    (here forced from t = 0); whenever they settle, the result is the exact
+    projection."""
+    r = np.random.default_rng(100 + case)
+    n = int(r.integers(2, 80))
+    v = r.gamma(1.0, 1.0 + 2 * r.random(), size=n) + r.normal(scale=0.3, size=n)
+    upper = float(r.choice([1.5, 3.0, 50.0]))
+    eps = float(r.choice([0.0, 0.0, 0.1]))
+    lo, hi = n * max(1 - eps, 0), n * (1 + eps)
+    if n * upper < lo:
+        pytest.skip("infeasible draw")
+    ref = _slsqp_projection(v, upper, lo, hi, np.ones(n))
+    vt = torch.tensor(v)
+    w0 = vt.clamp(0, upper)
+    s0 = float(w0.sum())
+    settled = _newton_shift(vt, upper, w0, s0, hi if s0 > hi else lo)
+    if settled is not None:
+        assert np.allclose(settled.numpy(), ref, atol=1e-6)
+    for project in (project_box_sum, _project_box_sum_sorted):
+        got = project(vt, upper, lo, hi).numpy()
+        assert np.allclose(got, ref, atol=1e-6)
+        assert lo - 1e-9 <= got.sum() <= hi + 1e-9
 
 
 @pytest.mark.parametrize("project", [project_box_sum, _project_box_sum_sorted])

@@ -147,18 +147,30 @@ class WassersteinObjective:
     dJ/dw_i = (f_i - p'f) / sum(w).  W1 is not smooth, so ``lipschitz``
     returns the gradient's sup-norm: a step of 1/L moves no weight by more
     than one unit (a normalised subgradient step).
+
+    ``reg`` is the blur in units of ``scale`` (default: the largest cost).
+    Each Sinkhorn solve starts from the previous one's potentials, and the
+    last result is reused when the same ``w`` is asked for again (the
+    solver's curvature bound and first gradient share one point).
     """
 
-    def __init__(self, M, reg=0.05, n_iter=100):
-        scale = M.max().clamp_min(torch.finfo(M.dtype).tiny)
+    def __init__(self, M, reg=0.05, n_iter=100, scale=None):
+        if scale is None:
+            scale = M.max()
+        scale = torch.as_tensor(scale, dtype=M.dtype, device=M.device)
+        scale = scale.clamp_min(torch.finfo(M.dtype).tiny)
         self.M = M / scale          # unit cost scale, so reg is relative
         self.scale = scale
         self.reg = reg
         self.n_iter = n_iter
         m = M.shape[1]
         self.b = torch.full((m,), 1.0 / m, dtype=M.dtype, device=M.device)
+        self._potentials = None
+        self._last = (None, None)
 
     def value_and_grad(self, w):
+        if self._last[0] is w:
+            return self._last[1]
         total = w.sum()
         p = w / total
         # POT's log-domain Sinkhorn accepts zero-mass atoms and runs on the
@@ -166,11 +178,16 @@ class WassersteinObjective:
         plan, log = ot.sinkhorn(
             p, self.b, self.M, self.reg, method="sinkhorn_log",
             numItermax=self.n_iter, stopThr=1e-6, log=True, warn=False,
+            warmstart=self._potentials,
         )
-        f = self.reg * log["log_u"]
+        log_u, log_v = log["log_u"], log["log_v"]
+        if bool(torch.isfinite(log_u).all() & torch.isfinite(log_v).all()):
+            self._potentials = (log_u, log_v)
+        f = self.reg * log_u
         f = torch.where(torch.isfinite(f), f, torch.zeros_like(f))
         value = (plan * self.M).sum() * self.scale
         grad = (f - p @ f) * self.scale / total
+        self._last = (w, (value, grad))
         return value, grad
 
     def value(self, w):
