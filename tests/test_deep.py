@@ -77,10 +77,13 @@ def test_one_stacked_forward_equals_two_forwards(digits, representation, monkeyp
 
 
 def test_weights_downweight_flipped_labels(digits):
-    net = make_net(max_epochs=15, ratio_estimator=KMMRatio())
+    torch.manual_seed(0)
+    net = make_net(max_epochs=10, ratio_estimator=KMMRatio(), optimizer__momentum=0.9)
     net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
     w = net.sample_weights()
-    assert w[digits.flipped].mean() < 0.5 * w[~digits.flipped].mean()
+    # measured 0.04 to 0.07 over three seeds; uniform weights give 1
+    assert w[digits.flipped].mean() < 0.2 * w[~digits.flipped].mean()
+    assert w.mean() == pytest.approx(1.0, abs=0.05)
 
 
 def test_warm_start_carries_weights_across_epochs_and_partial_fit(digits):

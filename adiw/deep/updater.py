@@ -23,7 +23,7 @@ class BatchWeightUpdater:
     """
 
     def __init__(self, ratio_estimator, *, solver="adiw", n_steps=3, step_scale=1.0,
-                 B=50.0, eps=None, width_quantile=0.1, tol=1e-5, max_iter=500):
+                 B=50.0, eps=0.0, width_quantile=0.5, tol=1e-5, max_iter=500):
         if not hasattr(ratio_estimator, "_batch_objective"):
             raise TypeError(
                 f"{type(ratio_estimator).__name__} has no per-batch divergence; use "
