@@ -178,3 +178,28 @@ def test_cuda_keeps_everything_on_device(digits):
     assert net.weight_store_.weights.is_cuda
     w = net.sample_weights()
     assert np.all(np.isfinite(w)) and w.min() >= 0
+
+
+@pytest.mark.parametrize("ratio", [KMMRatio(), KLIEPRatio(), ULSIFRatio(), WassersteinRatio()],
+                         ids=lambda r: type(r).__name__)
+def test_batch_update_is_the_shared_solver_on_the_estimators_objective(ratio):
+    """The per-batch update is n_steps of the core solver, from the warm
+    start, with the divergence's step factor, on its batch objective."""
+    from adiw._core.kernels import StackedSqDists
+    from adiw._core.projection import project_weights
+    from adiw._core.solver import fista
+    from adiw.deep.updater import BatchWeightUpdater
+
+    g = torch.Generator().manual_seed(0)
+    Z_tr, Z_val = torch.rand(40, 1, generator=g) * 3, torch.rand(30, 1, generator=g)
+    w0 = torch.rand(40, generator=g) + 0.5
+    w, value = BatchWeightUpdater(ratio, n_steps=3, step_scale=0.5)(Z_tr, Z_val, w0)
+    dists = StackedSqDists(Z_tr, Z_val)
+    objective = ratio._batch_objective(dists, dists.quantile_gamma(0.5))
+    ref = fista(objective, w0, lambda v: project_weights(v, 50.0, 0.0), n_steps=3,
+                step_scale=0.5 * ratio._batch_step_scale).w
+    assert torch.allclose(w, ref, atol=1e-6)
+    assert value.item() == pytest.approx(objective.value(ref).item(), rel=1e-5, abs=1e-7)
+    assert w.mean().item() == pytest.approx(1.0, abs=1e-5)
+    # weights move towards the validation losses: small training losses gain
+    assert w[Z_tr[:, 0] < 1].mean() > w[Z_tr[:, 0] > 2].mean()

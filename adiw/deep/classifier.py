@@ -72,7 +72,9 @@ class DynamicIWClassifier(NeuralNetClassifier):
     n_steps : int, default=3
         Solver steps per batch for "adiw".
     step_scale : float, default=1.0
-        Multiplies the step 1/L given by the objective's curvature bound.
+        Multiplies the step ``c / L``, with L the objective's curvature
+        bound and c the divergence's own factor (1, and 0.1 for KL, whose
+        batch maximum-likelihood weights otherwise sharpen too fast).
     B : float, default=50.0
         Upper bound of each weight (DIW's value).
     eps : float or None, default=0.0

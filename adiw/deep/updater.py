@@ -65,5 +65,5 @@ class BatchWeightUpdater:
                       max_iter=self.max_iter).w
         else:
             w = fista(objective, w0, project, n_steps=self.n_steps,
-                      step_scale=self.step_scale).w
+                      step_scale=self.step_scale * self.ratio_estimator._batch_step_scale).w
         return w, objective.value(w)

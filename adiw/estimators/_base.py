@@ -115,6 +115,11 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
     ``_predict_weights(X)`` and ``_score(X_tr, X_te)``.
     """
 
+    #: The deep trainer's step is ``step_scale * _batch_step_scale / L`` with
+    #: L the objective's curvature bound; a divergence whose few-step
+    #: updates need a shorter step says so here.
+    _batch_step_scale = 1.0
+
     _parameter_constraints = {
         "device": [str, None],
         "dtype": [StrOptions({"float32", "float64"})],

@@ -118,6 +118,14 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
         self.weights_ = self._predict_weights(X_tr)
         return self
 
+    #: Step of the deep trainer relative to 1/L (see BaseRatioEstimator).
+    #: The batch maximum-likelihood weights sharpen: on the digits benchmark
+    #: (seed 0) the clean samples' weights spread 1.22 (std / mean within a
+    #: class) at 1 against 0.64 at 0.1, effective sample size 0.24 against
+    #: 0.43. Over 5 seeds, against DIW: -1.5 +- 0.5 points at 1, -0.4 +- 0.2
+    #: at 0.1 (KMM at 0.1 loses 0.7 points instead).
+    _batch_step_scale = 0.1
+
     def _batch_objective(self, dists, gamma):
         """Transductive KL objective on a mini-batch: the test log-likelihood
         of the weighted training kernel density (used by :mod:`adiw.deep`)."""
