@@ -180,11 +180,12 @@ class WassersteinObjective:
             numItermax=self.n_iter, stopThr=1e-6, log=True, warn=False,
             warmstart=self._potentials,
         )
-        log_u, log_v = log["log_u"], log["log_v"]
-        if bool(torch.isfinite(log_u).all() & torch.isfinite(log_v).all()):
-            self._potentials = (log_u, log_v)
+        # Zero-mass atoms have infinite potentials; 0 is a neutral warm start
+        # for them, chosen without a host sync.
+        log_u, log_v = (torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+                        for x in (log["log_u"], log["log_v"]))
+        self._potentials = (log_u, log_v)
         f = self.reg * log_u
-        f = torch.where(torch.isfinite(f), f, torch.zeros_like(f))
         value = (plan * self.M).sum() * self.scale
         grad = (f - p @ f) * self.scale / total
         self._last = (w, (value, grad))
