@@ -20,10 +20,13 @@ class BatchWeightUpdater:
     solver : {"adiw", "diw"}
         "adiw": ``n_steps`` projected-gradient steps from the warm start, no
         host synchronisation. "diw": solve to ``tol`` from w = 1 every batch.
+    tol : float or None
+        Convergence tolerance of "diw"; None means the estimator's own
+        ``tol`` (its standalone solve), else 1e-6.
     """
 
     def __init__(self, ratio_estimator, *, solver="adiw", n_steps=3, step_scale=1.0,
-                 B=50.0, eps=0.0, width_quantile=0.5, tol=1e-5, max_iter=500):
+                 B=50.0, eps=0.0, width_quantile=0.5, tol=None, max_iter=1000):
         if not hasattr(ratio_estimator, "_batch_objective"):
             raise TypeError(
                 f"{type(ratio_estimator).__name__} has no per-batch divergence; use "
@@ -61,7 +64,8 @@ class BatchWeightUpdater:
             return project_weights(w, self.B, eps)
 
         if self.solver == "diw":
-            w = fista(objective, torch.ones_like(w0), project, tol=self.tol,
+            tol = self.tol if self.tol is not None else getattr(self.ratio_estimator, "tol", 1e-6)
+            w = fista(objective, torch.ones_like(w0), project, tol=tol,
                       max_iter=self.max_iter).w
         else:
             w = fista(objective, w0, project, n_steps=self.n_steps,
