@@ -8,6 +8,8 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from skorch import NeuralNetClassifier
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 
 from adiw.datasets import load_digits_shift
 from adiw.deep import DynamicIWClassifier
@@ -27,11 +29,19 @@ def make_net(**kw):
     return DynamicIWClassifier(**base)
 
 
-@pytest.mark.parametrize("options", [dict(solver="none"), dict(B=1.0, eps=0.0)])
+@pytest.mark.parametrize("options", [dict(solver="none"), dict(B=1.0, eps=0.0),
+                                     dict(solver="none", iterator_train__shuffle=True)])
 def test_without_weighting_it_is_plain_skorch_exactly(digits, options):
+    """Also checks that fetching whole batches (DynamicIWClassifier.get_iterator)
+    yields skorch's batches, in skorch's order, with skorch's random draws."""
+    shuffle = {k: v for k, v in options.items() if k.startswith("iterator_train")}
     torch.manual_seed(0)
+    # The same validation set on both sides: each validation pass draws a
+    # loader seed from the global generator, which shifts later shuffles.
     plain = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=3,
-                                batch_size=64, lr=0.05, train_split=None, verbose=0)
+                                batch_size=64, lr=0.05, verbose=0,
+                                train_split=predefined_split(Dataset(digits.X_val, digits.y_val)),
+                                **shuffle)
     plain.fit(digits.X_train, digits.y_train)
     torch.manual_seed(0)
     net = make_net(max_epochs=3, train_on_val=False, **options)

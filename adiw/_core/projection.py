@@ -44,8 +44,10 @@ def project_box_sum(v, upper, lower_sum, upper_sum, b=None):
     w : 1-D tensor, the exact Euclidean projection (up to rounding).
     """
     if v.device.type == "cpu":
-        w = v.clamp_min(0.0)
-        w = torch.minimum(w, torch.as_tensor(upper, dtype=v.dtype))
+        if isinstance(upper, torch.Tensor):
+            w = torch.minimum(v.clamp_min(0.0), upper)
+        else:
+            w = v.clamp(0.0, upper)
         s = float(w.sum() if b is None else b @ w)
         lo, hi = float(lower_sum), float(upper_sum)
         if lo <= s <= hi:
@@ -62,17 +64,17 @@ def _newton_shift(v, u, w, s, target, max_steps=6):
     from ``t = 0`` (where ``w`` and its sum ``s`` are given); None when the
     steps do not settle (the caller then sorts)."""
     t = 0.0
-    state = (w > 0).to(torch.int8) + (w >= u)          # 0 zero, 1 free, 2 at u
+    free, top = (w > 0) & (w < u), w >= u
     for _ in range(max_steps):
-        n_free = int((state == 1).sum())
+        n_free = int(free.sum())
         if n_free == 0:
             return None
         t += (s - target) / n_free                      # s(t) has slope -n_free here
         w = (v - t).clamp_(0.0, u)
-        new_state = (w > 0).to(torch.int8) + (w >= u)
-        if torch.equal(new_state, state):
+        new_free, new_top = (w > 0) & (w < u), w >= u
+        if torch.equal(new_free, free) and torch.equal(new_top, top):
             return w                                    # s linear across the step: exact
-        state, s = new_state, float(w.sum())
+        free, top, s = new_free, new_top, float(w.sum())
     return None
 
 

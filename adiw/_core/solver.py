@@ -108,7 +108,9 @@ def _fixed_steps(objective, x, project, n_steps, step):
     for _ in range(n_steps):
         x_new = project(y - step * objective.grad(y))
         t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        downhill = ((y - x_new) @ (x_new - x)) <= 0
-        y = x_new + ((t - 1) / t_new * downhill) * (x_new - x)
+        # 1 while the momentum points downhill, else 0, without a bool tensor
+        # (its promotion to float costs a copy on every step).
+        gate = ((x_new - y) @ (x_new - x)).sign().clamp_min(0.0)
+        y = x_new + ((t - 1) / t_new * gate) * (x_new - x)
         x, t = x_new, t_new
     return x
