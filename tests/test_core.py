@@ -200,3 +200,16 @@ def test_wasserstein_value_and_gradient_against_exact_ot(rng):
     w2 = torch.clamp(w - 0.5 * grad / grad.abs().max(), min=0)
     exact2 = ot.emd2((w2 / w2.sum()).numpy(), np.full(9, 1 / 9), torch.cdist(Ztr, Zte).numpy())
     assert exact2 < exact
+
+
+def test_nystroem_map_reproduces_the_landmark_kernel(rng):
+    from adiw._core.nystroem import nystroem_features, nystroem_map
+
+    C = torch.tensor(rng.normal(size=(30, 2)))
+    X = torch.tensor(rng.normal(size=(50, 2)))
+    fmap = nystroem_map(C, 0.5)
+    Phi_C = nystroem_features(C, C, 0.5, fmap)
+    Phi_X = nystroem_features(X, C, 0.5, fmap)
+    assert Phi_X.shape[1] == Phi_C.shape[1]          # one feature space for every sample
+    assert torch.allclose(Phi_C @ Phi_C.T, rbf_kernel(C, C, 0.5), atol=1e-6)
+    assert torch.allclose(Phi_X @ Phi_C.T, rbf_kernel(X, C, 0.5), atol=1e-5)

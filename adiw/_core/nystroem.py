@@ -5,14 +5,26 @@ import torch
 from .kernels import rbf_kernel
 
 
-def nystroem_features(X, landmarks, gamma, rcond=1e-10):
-    """Features Phi with Phi Phi' ~= K(X, X), shape (len(X), len(landmarks)).
+def nystroem_map(landmarks, gamma, rcond=None):
+    """``K(C, C)^{-1/2}`` on the numerically non-zero eigenvalues of the
+    landmark kernel, so that ``Phi = K(X, C) @ map`` has ``Phi Phi' ~= K(X, X)``.
 
-    Phi = K(X, C) K(C, C)^{-1/2}; eigenvalues below ``rcond * max`` are
-    dropped, as in scikit-learn's ``Nystroem``.
+    Compute it once and apply it to every sample that must share the
+    feature space: two eigendecompositions of the same matrix may keep
+    different numbers of eigenvalues (threaded BLAS rounds differently from
+    call to call). Eigenvalues below ``rcond * max`` are dropped; the
+    default, the number of landmarks times the dtype's machine epsilon, is
+    where float32 eigenvalues become rounding noise whose inverse square
+    roots would amplify it.
     """
     Kcc = rbf_kernel(landmarks, landmarks, gamma)
+    if rcond is None:
+        rcond = landmarks.shape[0] * torch.finfo(Kcc.dtype).eps
     evals, evecs = torch.linalg.eigh(Kcc)
     keep = evals > rcond * evals.max()
-    inv_sqrt = evecs[:, keep] / torch.sqrt(evals[keep])
-    return rbf_kernel(X, landmarks, gamma) @ inv_sqrt
+    return evecs[:, keep] / torch.sqrt(evals[keep])
+
+
+def nystroem_features(X, landmarks, gamma, feature_map):
+    """Features ``Phi`` of shape (len(X), rank) with ``Phi Phi' ~= K(X, X)``."""
+    return rbf_kernel(X, landmarks, gamma) @ feature_map

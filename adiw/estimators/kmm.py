@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_random_state
 
 from .._core.backend import to_numpy
 from .._core.kernels import median_gamma, rbf_from_sq_dists, rbf_kernel, rbf_matvec
-from .._core.nystroem import nystroem_features
+from .._core.nystroem import nystroem_features, nystroem_map
 from .._core.objectives import QuadraticObjective, mmd2, mmd_objective, nadaraya_watson
 from .._core.projection import mean_band, project_weights
 from .._core.solver import fista
@@ -165,8 +165,9 @@ class KMMRatio(BaseRatioEstimator):
             pool = torch.cat([Xtr, Xte])
             idx = rng.choice(pool.shape[0], min(n_comp, pool.shape[0]), replace=False)
             landmarks = pool[torch.as_tensor(idx, device=pool.device)]
-            Phi = nystroem_features(Xtr, landmarks, g)
-            kappa = Phi @ nystroem_features(Xte, landmarks, g).mean(0)
+            fmap = nystroem_map(landmarks, g)
+            Phi = nystroem_features(Xtr, landmarks, g, fmap)
+            kappa = Phi @ nystroem_features(Xte, landmarks, g, fmap).mean(0)
 
             def H_op(w):
                 return Phi @ (Phi.T @ w) / n**2 + (reg / n) * w
