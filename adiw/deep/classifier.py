@@ -365,7 +365,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
                 store[idx] = w
                 self._epoch_objective += value
                 self._epoch_batches += 1
-        weights = store[idx].to(losses.dtype)
+        weights = (w if weighting else store[idx]).to(losses.dtype)
         if use_val and self.train_on_val:
             loss = ((weights * losses).sum() + losses_v.sum()) / (n + losses_v.shape[0])
         else:
