@@ -29,6 +29,7 @@ ESTIMATORS = {
     "uLSIF": lambda: ULSIFRatio(random_state=0),
     "RuLSIF (vs relative ratio)": lambda: RuLSIFRatio(random_state=0),
     "Wasserstein-1": lambda: WassersteinRatio(),
+    "Wasserstein-1, max-sliced": lambda: WassersteinRatio(projection="max-sliced"),
     "Classifier (logistic)": lambda: ClassifierRatio(),
     "k-NN": lambda: NearestNeighborRatio(),
 }

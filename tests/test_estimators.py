@@ -25,6 +25,7 @@ ALL = {
     "ulsif": lambda: ULSIFRatio(random_state=0),
     "rulsif": lambda: RuLSIFRatio(random_state=0),
     "wasserstein": lambda: WassersteinRatio(),
+    "wasserstein_max_sliced": lambda: WassersteinRatio(projection="max-sliced"),
     "classifier": lambda: ClassifierRatio(),
     "knn": lambda: NearestNeighborRatio(),
 }
@@ -34,9 +35,11 @@ ALL = {
 # uniform weights score exactly 1.
 NMSE_BOUND = {
     2: {"kmm": 0.15, "kliep": 0.2, "ulsif": 0.2, "rulsif": 0.25,
-        "wasserstein": 0.4, "classifier": 0.05, "knn": 0.4},
+        "wasserstein": 0.25, "wasserstein_max_sliced": 0.25, "classifier": 0.05,
+        "knn": 0.4},
     10: {"kmm": 0.45, "kliep": 0.7, "ulsif": 0.5, "rulsif": 0.55,
-         "wasserstein": 0.99, "classifier": 0.1, "knn": 0.65},
+         "wasserstein": 0.99, "wasserstein_max_sliced": 0.3, "classifier": 0.1,
+         "knn": 0.65},
 }
 
 
@@ -241,3 +244,22 @@ def test_kmm_rejects_infeasible_bounds():
     X_tr, X_te, _ = gaussian_shift(50, 2)
     with pytest.raises(ValueError, match="no weight vector"):
         KMMRatio(B=0.5, eps=0.1).fit(X_tr, X_te)
+
+
+def test_max_sliced_direction_is_the_shift_direction():
+    from adiw.estimators.wasserstein import max_sliced_direction
+
+    X_tr, X_te, _ = gaussian_shift(1000, 10)
+    theta = max_sliced_direction(X_tr, X_te)
+    assert np.linalg.norm(theta) == pytest.approx(1.0)
+    assert abs(theta[0]) > 0.95                      # the shift is along e_1
+    # rotated data: the direction rotates with it
+    Q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(10, 10)))
+    assert abs(max_sliced_direction(X_tr @ Q, X_te @ Q) @ (Q.T @ np.eye(10)[0])) > 0.95
+    est = WassersteinRatio(projection="max-sliced").fit(X_tr, X_te)
+    assert np.allclose(est.direction_, theta)
+    # weights depend on the projection only
+    x = np.zeros((2, 10)); x[1, 1:] = 3.0
+    w = est.predict_weights(x)
+    assert w[0] == pytest.approx(w[1], rel=0.05)
+    assert WassersteinRatio().fit(X_tr, X_te).direction_ is None

