@@ -126,10 +126,6 @@ class StackedSqDists:
         self.full = sq_dists(Z, Z)
 
     @property
-    def tr_tr(self):
-        return self.full[:self.n, :self.n]
-
-    @property
     def tr_te(self):
         return self.full[:self.n, self.n:]
 
@@ -139,7 +135,8 @@ class StackedSqDists:
 
     @property
     def train_rows(self):
-        """``[tr_tr, tr_te]`` side by side: one ``exp`` gives both kernels."""
+        """Training rows against the whole batch (training then test
+        columns): one ``exp`` gives both of KMM's kernels."""
         return self.full[:self.n]
 
     def quantile_gamma(self, q):

@@ -111,12 +111,10 @@ def _project_box_sum_sorted(v, upper, lower_sum, upper_sum, b=None):
         saturated = ub.sum() - torch.cumsum(entering * ub[src], 0)
     level = saturated + offset
     s_at = level - times * slope            # s at each breakpoint, non-increasing
-    if isinstance(upper_sum, torch.Tensor) or isinstance(lower_sum, torch.Tensor):
-        targets = torch.stack([torch.as_tensor(x, dtype=v.dtype, device=v.device)
-                               for x in (upper_sum, lower_sum)])
-    else:
-        targets = torch.tensor([float(upper_sum), float(lower_sum)], dtype=v.dtype,
-                               device=v.device)
+    # Filled in place: a tensor built from a Python list would be copied
+    # from the host on every projection.
+    targets = torch.empty(2, dtype=v.dtype, device=v.device)
+    targets[0], targets[1] = upper_sum, lower_sum
     # k = index of the first breakpoint where s <= T; the root lies in the
     # segment that starts at breakpoint k - 1, where s is linear.
     k = (s_at > targets[:, None]).sum(1).clamp_(1, 2 * n - 1)

@@ -24,7 +24,7 @@ class SolverResult:
 
 
 def fista(objective, w0, project, *, n_steps=None, tol=1e-6, max_iter=1000,
-          step=None, step_scale=1.0, line_search=None):
+          step=None, step_scale=1.0, line_search=True):
     """Minimise ``objective`` over the set that ``project`` projects onto.
 
     Parameters
@@ -45,9 +45,9 @@ def fista(objective, w0, project, *, n_steps=None, tol=1e-6, max_iter=1000,
         Fixed step; default ``step_scale / objective.lipschitz(P(w0))``.
     step_scale : float
         Multiplies the default step.
-    line_search : bool or None
-        Backtracking on the step when iterating to ``tol`` (default on);
-        never in the fixed-step mode.
+    line_search : bool
+        Backtracking on the step when iterating to ``tol``; never in the
+        fixed-step mode.
     """
     # Below sqrt(machine epsilon) the gradient mapping is rounding noise.
     tol = max(tol, torch.finfo(w0.dtype).eps ** 0.5)
@@ -58,8 +58,6 @@ def fista(objective, w0, project, *, n_steps=None, tol=1e-6, max_iter=1000,
     if n_steps is not None:
         return SolverResult(w=_fixed_steps(objective, x, project, n_steps, step),
                             n_iter=n_steps, converged=True)
-    if line_search is None:
-        line_search = True
     y, t = x, torch.ones((), dtype=x.dtype, device=x.device)
     grad0 = None
     for k in range(max_iter):

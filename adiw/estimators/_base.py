@@ -93,8 +93,11 @@ def check_weights(w):
     return np.maximum(w, 0.0)
 
 
-def as_candidates(value):
-    """A float or a list of floats -> tuple of candidates."""
+def as_candidates(value, auto=None):
+    """A float or a list of floats -> tuple of candidates; ``"auto"`` ->
+    ``auto`` (a float or a tuple) when given."""
+    if auto is not None and isinstance(value, str) and value == "auto":
+        return as_candidates(auto)
     if isinstance(value, (list, tuple, np.ndarray)):
         return tuple(float(v) for v in value)
     return (value,)

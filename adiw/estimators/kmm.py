@@ -125,7 +125,7 @@ class KMMRatio(BaseRatioEstimator):
             )
         grid = [{"gamma": g, "reg": r}
                 for g in self._gamma_candidates(X_tr, X_te)
-                for r in ([AUTO_REG] if self.reg == "auto" else as_candidates(self.reg))]
+                for r in as_candidates(self.reg, auto=AUTO_REG)]
         best, self.cv_scores_ = self._select_by_cv(X_tr, X_te, grid, self.cv)
         self.gamma_, self.reg_ = float(best["gamma"]), float(best["reg"])
         Xtr, Xte = self._tensor(X_tr), self._tensor(X_te)

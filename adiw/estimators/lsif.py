@@ -34,7 +34,7 @@ class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
     def _fit(self, X_tr, X_te):
         alpha = self._alpha()
         gammas = self._gamma_candidates(X_tr, X_te, AUTO_GAMMA_FACTORS)
-        regs = AUTO_REGS if isinstance(self.reg, str) else as_candidates(self.reg)
+        regs = as_candidates(self.reg, auto=AUTO_REGS)
         self.centers_ = choose_centers(X_te, self.n_centers, self.random_state)
         Xtr, Xte, C = self._tensor(X_tr), self._tensor(X_te), self._tensor(self.centers_)
         self.loo_scores_ = None

@@ -131,9 +131,7 @@ class WassersteinRatio(BaseRatioEstimator):
     def _fit(self, X_tr, X_te):
         n = X_tr.shape[0]
         best, self.cv_scores_ = self._select_by_cv(
-            X_tr, X_te, [{"reg": r} for r in
-                         ([AUTO_REG] if self.reg == "auto" else as_candidates(self.reg))],
-            self.cv)
+            X_tr, X_te, [{"reg": r} for r in as_candidates(self.reg, auto=AUTO_REG)], self.cv)
         self.reg_ = float(best["reg"])
         self.direction_ = (max_sliced_direction(X_tr, X_te)
                            if self.projection == "max-sliced" else None)
