@@ -1,19 +1,22 @@
 """Shift generators and the digits joint-shift benchmark. No downloads."""
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.datasets import load_digits
 from sklearn.utils import Bunch, check_random_state
 
 
 def make_gaussian_shift(n_train=1000, n_test=1000, n_features=2, *, shift=1.0,
-                        random_state=None):
-    """Covariate shift with a known ratio: p_tr = N(0, I), p_te = N(shift e_1, I).
+                        scale=1.0, random_state=None):
+    """Covariate shift with a known ratio: p_tr = N(0, I), p_te = N(mu, diag(s^2)).
 
     Parameters
     ----------
     n_train, n_test, n_features : int
-    shift : float, default=1.0
-        Mean of the first test coordinate.
+    shift : float or array-like of shape (n_features,), default=1.0
+        Test mean ``mu``: a float moves the first coordinate only.
+    scale : float or array-like of shape (n_features,), default=1.0
+        Test standard deviation ``s`` of each coordinate.
     random_state : int, RandomState or None
 
     Returns
@@ -21,7 +24,8 @@ def make_gaussian_shift(n_train=1000, n_test=1000, n_features=2, *, shift=1.0,
     X_train : ndarray of shape (n_train, n_features)
     X_test : ndarray of shape (n_test, n_features)
     weights : ndarray of shape (n_train,)
-        True ratio ``exp(shift x_1 - shift^2 / 2)`` at the training points.
+        True ratio ``p_te / p_tr`` at the training points (for the default,
+        ``exp(shift x_1 - shift^2 / 2)``).
 
     Examples
     --------
@@ -31,10 +35,16 @@ def make_gaussian_shift(n_train=1000, n_test=1000, n_features=2, *, shift=1.0,
     ((5, 2), (3, 2), (5,))
     """
     rng = check_random_state(random_state)
+    mu = np.zeros(n_features)
+    if np.ndim(shift) == 0:
+        mu[0] = shift
+    else:
+        mu[:] = shift
+    s = np.broadcast_to(np.asarray(scale, dtype=float), (n_features,))
     X_train = rng.normal(size=(n_train, n_features))
-    X_test = rng.normal(size=(n_test, n_features))
-    X_test[:, 0] += shift
-    return X_train, X_test, np.exp(shift * X_train[:, 0] - shift**2 / 2)
+    X_test = mu + s * rng.normal(size=(n_test, n_features))
+    log_w = (norm.logpdf(X_train, loc=mu, scale=s) - norm.logpdf(X_train)).sum(1)
+    return X_train, X_test, np.exp(log_w)
 
 
 def _check_rate(rate):
