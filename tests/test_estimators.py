@@ -304,3 +304,18 @@ def test_subspace_of_a_mean_shift_is_one_direction():
     assert U.shape == (10, 1) and abs(U[0, 0]) > 0.95
 
 
+
+
+def test_gaussian_shift_ratio_is_the_density_ratio():
+    from scipy.stats import multivariate_normal
+
+    mu, s = np.array([0.5, 0.0, -1.0]), np.array([1.0, 0.6, 2.0])
+    X_tr, X_te, w = make_gaussian_shift(200, 300, 3, shift=mu, scale=s, random_state=0)
+    p_te = multivariate_normal(mu, np.diag(s**2)).pdf(X_tr)
+    p_tr = multivariate_normal(np.zeros(3), np.eye(3)).pdf(X_tr)
+    assert np.allclose(w, p_te / p_tr)
+    assert np.allclose(X_te.mean(0), mu, atol=0.3) and np.allclose(X_te.std(0), s, rtol=0.15)
+    # a float shift moves the first coordinate only
+    _, _, w1 = make_gaussian_shift(50, 5, 2, shift=1.0, random_state=0)
+    X1, _, _ = make_gaussian_shift(50, 5, 2, shift=1.0, random_state=0)
+    assert np.allclose(w1, np.exp(X1[:, 0] - 0.5))
