@@ -55,6 +55,11 @@ def max_sliced_direction(X_tr, X_te, n_iter=20, n_starts=3, random_state=None):
     eigenvalues (a change of scale has no mean difference); the best end
     point wins.
     """
+    return _max_sliced(X_tr, X_te, n_iter, n_starts, random_state)[0]
+
+
+def _max_sliced(X_tr, X_te, n_iter=20, n_starts=3, random_state=None):
+    """:func:`max_sliced_direction` and the W1 along it."""
     d = X_tr.shape[1]
     starts = [X_te.mean(0) - X_tr.mean(0)]
     if d > 1:
@@ -72,7 +77,7 @@ def max_sliced_direction(X_tr, X_te, n_iter=20, n_starts=3, random_state=None):
         w1 = sliced_w1(X_tr @ theta, X_te @ theta)
         if w1 > best_w1:
             best, best_w1 = theta, w1
-    return best
+    return best, best_w1
 
 
 def sliced_subspace(X_tr, X_te, max_directions=None, n_null=5, random_state=None):
@@ -91,18 +96,18 @@ def sliced_subspace(X_tr, X_te, max_directions=None, n_null=5, random_state=None
     n, d = X_tr.shape
     m = X_te.shape[0]
     max_directions = d if max_directions is None else min(max_directions, d)
-    halves = [np.array_split(rng.permutation(n), 2) for _ in range(n_null)] if n >= 4 else []
+    halves = ([np.array_split(rng.permutation(n), 2) for _ in range(n_null)]
+              if n >= 4 and max_directions > 1 else [])
     # W1 between samples of sizes n1, n2 from one law scales as sqrt(1/n1 + 1/n2).
     null_scale = np.sqrt((1 / n + 1 / m) / (2 / (n // 2) + 2 / n)) if halves else 0.0
     basis, directions = np.eye(d), []
     while len(directions) < max_directions:
         Z_tr, Z_te = X_tr @ basis, X_te @ basis
-        theta = max_sliced_direction(Z_tr, Z_te, random_state=rng)
+        theta, w1 = _max_sliced(Z_tr, Z_te, random_state=rng)
         if directions:
-            null = [sliced_w1(Z_tr[a] @ t, Z_tr[b] @ t) for a, b in halves
-                    for t in [max_sliced_direction(Z_tr[a], Z_tr[b], random_state=rng)]]
+            null = [_max_sliced(Z_tr[a], Z_tr[b], random_state=rng)[1] for a, b in halves]
             level = NOISE_FACTOR * null_scale * float(np.median(null)) if null else 0.0
-            if not sliced_w1(Z_tr @ theta, Z_te @ theta) > level:
+            if not w1 > level:
                 break
         directions.append(basis @ theta)
         # Orthonormal complement of theta within the current basis.

@@ -12,7 +12,7 @@ from .._core.kernels import median_sq_distance, sq_dist_quantile
 from .._core.objectives import WassersteinObjective
 from .._core.projection import mean_band, project_weights
 from ._base import COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates, batch_value
-from ._slicing import max_sliced_direction, sliced_subspace
+from ._slicing import sliced_subspace
 
 #: ``reg="auto"``: relative blur of a standalone fit and of a training batch.
 AUTO_REG = 0.1
@@ -125,13 +125,9 @@ class WassersteinRatio(BaseRatioEstimator):
         best, self.cv_scores_ = self._select_by_cv(
             X_tr, X_te, [{"reg": r} for r in as_candidates(self.reg, auto=AUTO_REG)], self.cv)
         self.reg_ = float(best["reg"])
-        if self.projection == "subspace":
-            self.directions_ = sliced_subspace(X_tr, X_te, random_state=self.random_state)
-        elif self.projection == "max-sliced":
-            self.directions_ = max_sliced_direction(
-                X_tr, X_te, random_state=self.random_state)[:, None]
-        else:
-            self.directions_ = None
+        self.directions_ = None if self.projection is None else sliced_subspace(
+            X_tr, X_te, max_directions=1 if self.projection == "max-sliced" else None,
+            random_state=self.random_state)
         self.X_train_, self.X_test_ = X_tr, X_te
         Z_tr, Z_te = self._embed(X_tr), self._embed(X_te)
         scale = np.sqrt(median_sq_distance(np.vstack([Z_tr, Z_te]),
