@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_random_state
 
 #: A direction joins the subspace while its W1 exceeds this multiple of the
 #: same statistic between two halves of the training sample.
-NOISE_FACTOR = 1.5
+NOISE_FACTOR = 1.25
 
 
 def _quantiles(Z, k):
@@ -99,7 +99,7 @@ def sliced_subspace(X_tr, X_te, max_directions=None, n_null=5, random_state=None
     halves = ([np.array_split(rng.permutation(n), 2) for _ in range(n_null)]
               if n >= 4 and max_directions > 1 else [])
     # W1 between samples of sizes n1, n2 from one law scales as sqrt(1/n1 + 1/n2).
-    null_scale = np.sqrt((1 / n + 1 / m) / (2 / (n // 2) + 2 / n)) if halves else 0.0
+    null_scale = np.sqrt((1 / n + 1 / m) / (1 / (n // 2) + 1 / (n - n // 2))) if halves else 0.0
     basis, directions = np.eye(d), []
     while len(directions) < max_directions:
         Z_tr, Z_te = X_tr @ basis, X_te @ basis

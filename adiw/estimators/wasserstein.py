@@ -59,7 +59,7 @@ class WassersteinRatio(BaseRatioEstimator):
         Gaussian mean-shift benchmark). "max-sliced" uses the one direction
         whose projections differ most in W1; "subspace" adds further
         orthogonal max-sliced directions while each differs by more than
-        1.5 times its level between two halves of the training sample
+        1.25 times its level between two halves of the training sample
         (``directions_``). On the Gaussian benchmarks at n = 1000 (NMSE,
         subspace / max-sliced / input space): mean shift at d = 10 keeps one
         direction, 0.12 / 0.12 / 0.91; a scale change of all ten
