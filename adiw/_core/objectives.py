@@ -74,6 +74,9 @@ class LogLikelihoodObjective:
     weighted training sample's kernel density at the j-th test point.
     """
 
+    #: log((A w)_j) is undefined where extrapolation leaves the feasible set.
+    feasible_only = True
+
     def __init__(self, A, floor=1e-12):
         self.A = A
         self.floor = floor

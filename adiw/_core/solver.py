@@ -18,9 +18,27 @@ import torch
 
 @dataclass
 class SolverResult:
+    """``status`` is "converged", "max_iter" (the budget ran out),
+    "stalled" (the line search could not make progress: the step shrank
+    until it no longer moved the iterate) or "fixed_steps" (``n_steps``
+    were run without a convergence test); only the first is ``converged``."""
+
     w: torch.Tensor
     n_iter: int
-    converged: bool
+    status: str
+
+    @property
+    def converged(self):
+        return self.status == "converged"
+
+
+def _check_finite(value, grad):
+    if not (torch.isfinite(value) and torch.isfinite(grad).all()):
+        raise FloatingPointError(
+            "The divergence or its gradient became non-finite during the solve."
+            " The data or a hyperparameter is out of range for the dtype"
+            " (rescale the data, e.g. with StandardScaler, or use float64)."
+        )
 
 
 def fista(objective, w0, project, *, n_steps=None, tol=1e-6, max_iter=1000,
@@ -57,28 +75,51 @@ def fista(objective, w0, project, *, n_steps=None, tol=1e-6, max_iter=1000,
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
     if n_steps is not None:
         return SolverResult(w=_fixed_steps(objective, x, project, n_steps, step),
-                            n_iter=n_steps, converged=True)
+                            n_iter=n_steps, status="fixed_steps")
+    if not 0 < float(step) < math.inf:
+        raise FloatingPointError(
+            f"The solver's initial step is {float(step)}: the divergence's curvature"
+            " bound is zero or non-finite at the start. The data or a hyperparameter"
+            " is out of range for the dtype (rescale the data or use float64)."
+        )
     y, t = x, torch.ones((), dtype=x.dtype, device=x.device)
     grad0 = None
     for k in range(max_iter):
         if line_search:
             fy, gy = objective.value_and_grad(y)
+            _check_finite(fy, gy)
             # Let the step grow back: curvature bounds taken at the start
             # are often far too pessimistic later on (KL in particular).
             step = step * 1.25
         else:
             gy = objective.grad(y)
         if grad0 is None:
-            grad0 = max(float(torch.linalg.vector_norm(gy)), 1e-300)
+            grad0 = float(torch.linalg.vector_norm(gy))
+            if not math.isfinite(grad0):
+                _check_finite(gy.sum(), gy)
+            grad0 = max(grad0, 1e-300)
         x_new = project(y - step * gy)
+        step_tried = step
         if line_search:
+            # Rounding slack of the dtype, never 0 (a constant objective has
+            # f = 0, and its rounding noise would fail an exact test).
+            slack = 100 * torch.finfo(y.dtype).eps * (abs(float(fy)) + 1.0)
             for _ in range(60):
                 d = x_new - y
                 bound = fy + gy @ d + (d @ d) / (2 * step)
-                if objective.value(x_new) <= bound + 1e-12 * abs(float(fy)):
+                if objective.value(x_new) <= bound + slack:
                     break
                 step = step / 2
                 x_new = project(y - step * gy)
+            if float(step) < 1e-9 * float(step_tried):
+                # Accepted only once the step was too small to matter (the
+                # test's rounding slack admits a vanishing uphill move).
+                return SolverResult(w=x, n_iter=k + 1, status="stalled")
+        if torch.equal(x_new, y):
+            # No move at a step the line search did not have to crush: y is a
+            # fixed point of the projected step, optimal to floating-point
+            # precision.
+            return SolverResult(w=y, n_iter=k + 1, status="converged")
         # Gradient-based restart (O'Donoghue & Candes 2015): drop momentum
         # and restart its schedule when it points uphill.
         y_prev = y
@@ -86,12 +127,23 @@ def fista(objective, w0, project, *, n_steps=None, tol=1e-6, max_iter=1000,
         t_new = (1 + torch.sqrt(1 + 4 * t * t)) / 2
         beta = torch.where(uphill, torch.zeros_like(t), (t - 1) / t_new)
         t = torch.where(uphill, torch.ones_like(t), t_new)
-        y = x_new + beta * (x_new - x)
+        y = _extrapolate(objective, project, x_new, x, beta)
         x = x_new
         mapping = float(torch.linalg.vector_norm(x_new - y_prev)) / float(step)
+        if not math.isfinite(mapping):
+            _check_finite(torch.full((), mapping), x_new)
         if mapping <= tol * grad0:
-            return SolverResult(w=x, n_iter=k + 1, converged=True)
-    return SolverResult(w=x, n_iter=max_iter, converged=False)
+            return SolverResult(w=x, n_iter=k + 1, status="converged")
+    return SolverResult(w=x, n_iter=max_iter, status="max_iter")
+
+
+def _extrapolate(objective, project, x_new, x, beta):
+    """The momentum point, projected back for objectives that are defined
+    on the feasible set only (``objective.feasible_only``): KL's log of a
+    density is undefined where extrapolation makes it negative, and the
+    line search stalls there."""
+    y = x_new + beta * (x_new - x)
+    return project(y) if getattr(objective, "feasible_only", False) else y
 
 
 def _fixed_steps(objective, x, project, n_steps, step):
@@ -109,6 +161,6 @@ def _fixed_steps(objective, x, project, n_steps, step):
         # 1 while the momentum points downhill, else 0, without a bool tensor
         # (its promotion to float costs a copy on every step).
         gate = ((x_new - y) @ (x_new - x)).sign().clamp_min(0.0)
-        y = x_new + ((t - 1) / t_new * gate) * (x_new - x)
+        y = _extrapolate(objective, project, x_new, x, (t - 1) / t_new * gate)
         x, t = x_new, t_new
     return x
