@@ -28,7 +28,8 @@ def to_tensor(X, device, dtype):
     """Numpy (or tensor) -> tensor on ``device`` with ``dtype``, no copy if possible."""
     if isinstance(X, torch.Tensor):
         return X.to(device=device, dtype=dtype)
-    return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
+    # Views with negative strides (X[::-1]) have no torch equivalent.
+    return torch.as_tensor(np.ascontiguousarray(X), dtype=dtype, device=device)
 
 
 def to_numpy(t):

@@ -73,6 +73,9 @@ def median_sq_distance(X, max_samples=1000, random_state=None):
     rng = np.random.default_rng(random_state)
     if X.shape[0] > max_samples:
         X = X[rng.choice(X.shape[0], max_samples, replace=False)]
+    # Centred first: |x|^2 + |y|^2 - 2 x'y cancels catastrophically when the
+    # data sit far from the origin (a shift of 1e8 left nothing of a unit spread).
+    X = X - X.mean(0)
     sq = (X * X).sum(1)
     d = sq[:, None] + sq[None, :] - 2.0 * X @ X.T
     d = np.maximum(d[np.triu_indices(X.shape[0], k=1)], 0.0)

@@ -136,6 +136,25 @@ def mean_band(n, eps=None):
     return (math.sqrt(n) - 1) / math.sqrt(n) if eps is None else float(eps)
 
 
+def check_feasible(B, eps=None):
+    """Raise a ValueError for a weight bound ``B`` below 1.
+
+    Importance weights average 1 over the training sample, so a bound
+    below 1 caps every weight below the mean: with the mean band
+    ``|mean(w) - 1| <= eps`` no weight vector fits when ``B < 1 - eps``, and
+    inside a wide band every weight would sit at ``B`` (``B=0.3`` returned
+    all weights 0.3).
+    """
+    if B < 1:
+        detail = ("" if eps is None or B >= 1 - eps else
+                  f"; with eps={eps:.3g} no weight vector satisfies both the bound"
+                  " and the mean constraint")
+        raise ValueError(
+            f"B={B} < 1: importance weights average 1, so a bound below 1 caps"
+            f" every weight below the mean{detail}. Use B >= 1."
+        )
+
+
 def project_weights(v, B, eps):
     """Projection onto C = {0 <= w <= B, |mean(w) - 1| <= eps}."""
     n = v.shape[0]

@@ -1,11 +1,16 @@
 """Base class and input handling shared by every ratio estimator."""
 
+import hashlib
+import math
+import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import ClassifierTags
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -33,13 +38,48 @@ def _domain_error(msg):
     )
 
 
-def split_domains(estimator, X, y, *, reset):
-    """Validate ``(X_tr, X_te)`` or ``(X, domain)`` input; return both samples.
+def _check_domain_column(X, y):
+    """An (N, 1) column as long as X that holds two values looks like a
+    domain vector given as a column; taking it as X_test would be wrong."""
+    col = np.asarray(y)
+    if col.ndim == 2 and col.shape[1] == 1 and col.shape[0] == _n_rows(X) \
+            and col.dtype.kind in "biuf" and set(np.unique(col)) <= {0, 1}:
+        raise _domain_error(
+            f"y has shape {col.shape} and holds only 0 and 1: it looks like a domain"
+            " column. Pass it 1-D (y.ravel()) to mark the domain of each row of X."
+        )
+
+
+def _n_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _check_test_columns(estimator, y):
+    """A DataFrame X_test must have X_train's columns in X_train's order."""
+    names = getattr(estimator, "feature_names_in_", None)
+    columns = getattr(y, "columns", None)
+    if columns is None:
+        return
+    columns = np.asarray(columns, dtype=object)
+    if names is None or len(columns) != len(names) or np.any(columns != names):
+        raise ValueError(
+            "X_test's columns differ from X_train's (names or order):"
+            f" {list(columns)[:10]} against "
+            f"{None if names is None else list(names)[:10]}."
+            " Select them in the same order, e.g. X_test[X_train.columns]."
+        )
+
+
+def split_domains(estimator, X, y, *, reset, require_both=True):
+    """Validate ``(X_tr, X_te)`` or ``(X, domain)`` input; return both samples
+    and whether they came as two samples.
 
     A 1-D ``domain`` must hold exactly two distinct values; the larger one
     (1, True) marks the test sample, as scikit-learn's binary convention
-    makes the larger label the positive class. Sets ``n_features_in_``
-    (and ``feature_names_in_``) when ``reset``.
+    makes the larger label the positive class. With ``require_both=False``
+    (held-out scoring) a fold may hold one domain, 0 or 1, and an empty
+    array stands for the other. Sets ``n_features_in_`` (and
+    ``feature_names_in_``) when ``reset``.
     """
     if y is None:
         raise _domain_error(
@@ -47,8 +87,10 @@ def split_domains(estimator, X, y, *, reset):
             " y is None: it needs a test sample."
         )
     if sp.issparse(y) or np.asarray(y).ndim == 2:
+        _check_domain_column(X, y)
         X_tr = validate_data(estimator, X, reset=reset, ensure_min_samples=2,
                              dtype=np.float64)
+        _check_test_columns(estimator, y)
         X_te = check_array(y, ensure_min_samples=2, dtype=np.float64,
                            input_name="X_test")
         if X_te.shape[1] != X_tr.shape[1]:
@@ -56,16 +98,21 @@ def split_domains(estimator, X, y, *, reset):
                 f"X_test has {X_te.shape[1]} features but X_train has "
                 f"{X_tr.shape[1]}; both samples must have the same features."
             )
-        return X_tr, X_te
-    X = validate_data(estimator, X, reset=reset, dtype=np.float64, ensure_min_samples=4)
+        return X_tr, X_te, True
+    X = validate_data(estimator, X, reset=reset, dtype=np.float64,
+                      ensure_min_samples=4 if require_both else 1)
     domain = np.asarray(y)
     if domain.ndim != 1 or domain.shape[0] != X.shape[0]:
         raise _domain_error(
             f"domain must be 1-D with one entry per row of X ({X.shape[0]}),"
             f" got shape {domain.shape}."
         )
-    type_of_target(domain, input_name="domain", raise_unknown=True)
     values = np.unique(domain)
+    if not require_both and len(values) == 1 and domain.dtype.kind in "biuf" \
+            and values[0] in (0, 1):
+        empty = X[:0]
+        return (X, empty, False) if values[0] == 0 else (empty, X, False)
+    type_of_target(domain, input_name="domain", raise_unknown=True)
     if domain.dtype.kind not in "biuf" or len(values) != 2:
         raise _domain_error(
             f"domain must hold exactly two values, 0 (training) and 1 (test);"
@@ -74,12 +121,12 @@ def split_domains(estimator, X, y, *, reset):
         )
     is_test = domain == values[1]
     for name, mask in (("training (0)", ~is_test), ("test (1)", is_test)):
-        if mask.sum() < 2:
+        if require_both and mask.sum() < 2:
             raise _domain_error(
                 f"X holds {mask.sum()} point(s) of the {name} domain; at least 2"
                 " of each are needed." + _CV_HINT
             )
-    return X[~is_test], X[is_test]
+    return X[~is_test], X[is_test], False
 
 
 def check_weights(w):
@@ -87,10 +134,32 @@ def check_weights(w):
     w = np.asarray(w, dtype=np.float64)
     if not np.all(np.isfinite(w)):
         raise FloatingPointError(
-            "Non-finite importance weights; the kernel width or regularisation"
-            " is probably degenerate for this data."
+            "Non-finite importance weights. The data may exceed the range of the"
+            " estimator's dtype (rescale them, e.g. with StandardScaler, or use"
+            " dtype='float64'), or a hyperparameter is degenerate for this data."
         )
     return np.maximum(w, 0.0)
+
+
+def _fingerprint(X):
+    """A digest of an array's values, to recognise the training sample."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return hashlib.blake2b(X.tobytes(), digest_size=16).digest() + bytes(str(X.shape), "ascii")
+
+
+def _check_range(Xc, dtype):
+    """``Xc`` (centred data) unless squared distances between its rows
+    would overflow ``dtype``: then a ValueError that names the dtype."""
+    spread = float(np.abs(Xc).max()) if Xc.size else 0.0
+    limit = math.sqrt(torch.finfo(dtype).max / (4.0 * max(Xc.shape[1], 1)))
+    if not spread < limit:
+        raise ValueError(
+            f"The data span {spread:.3g} around their mean; squared distances"
+            f" overflow {dtype} (largest {torch.finfo(dtype).max:.3g})."
+            " Rescale the data (e.g. StandardScaler)"
+            + (" or use dtype='float64'." if dtype == torch.float32 else ".")
+        )
+    return Xc
 
 
 def as_candidates(value, auto=None):
@@ -99,8 +168,28 @@ def as_candidates(value, auto=None):
     if auto is not None and isinstance(value, str) and value == "auto":
         return as_candidates(auto)
     if isinstance(value, (list, tuple, np.ndarray)):
-        return tuple(float(v) for v in value)
+        return tuple(float(v) for v in np.ravel(value))
     return (value,)
+
+
+def check_candidates(name, value, lower, closed):
+    """Validate a hyperparameter that may be a list of candidates: non-empty,
+    every element a finite real number above ``lower`` (``closed="left"``
+    allows ``lower`` itself)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple, np.ndarray)):
+        return
+    values = np.ravel(np.asarray(value, dtype=object))
+    if values.size == 0:
+        raise ValueError(f"{name} is an empty list; give at least one candidate.")
+    for v in values:
+        ok = isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) \
+            and (v > lower or (closed == "left" and v == lower))
+        if not ok:
+            bound = f">= {lower}" if closed == "left" else f"> {lower}"
+            raise ValueError(
+                f"Every candidate in {name} must be a finite number {bound};"
+                f" got {v!r} in {list(values)}."
+            )
 
 
 def batch_value(value, default):
@@ -115,7 +204,7 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
     """Base for density-ratio estimators w(x) = p_test(x) / p_train(x).
 
     Subclasses implement ``_fit(X_tr, X_te)`` (which sets ``weights_``) and
-    ``_predict_weights(X)`` and ``_score(X_tr, X_te)``.
+    ``_predict_weights(X)``, and may override ``_score_terms(X_tr, X_te)``.
     """
 
     #: The deep trainer's step is ``step_scale * _batch_step_scale / L`` with
@@ -128,6 +217,10 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
     }
+
+    #: Hyperparameters that take a list of candidates: name -> (lower bound,
+    #: "left" when the bound itself is allowed, else "neither").
+    _candidate_params = {}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -146,13 +239,29 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         -------
         self : object
         """
-        X_tr, X_te = split_domains(self, X, y, reset=True)
+        for name, (lower, closed) in self._candidate_params.items():
+            check_candidates(name, getattr(self, name), lower, closed)
+        X_tr, X_te, _ = split_domains(self, X, y, reset=True)
+        # Kernels depend on differences only: centring makes them exactly
+        # translation invariant and keeps float32 rounding at the data's
+        # spread rather than at its distance from the origin.
+        pooled = np.vstack([X_tr, X_te])
+        self._center = pooled.mean(0)
+        _check_range(pooled - self._center,
+                     resolve_dtype(getattr(self, "dtype", "float64")))
+        self._test_share = X_te.shape[0] / (X_tr.shape[0] + X_te.shape[0])
+        self._train_key = _fingerprint(X_tr)
         self._fit(X_tr, X_te)
         self.weights_ = check_weights(self.weights_)
         return self
 
     def predict_weights(self, X):
         """Importance weights w(x) at the rows of ``X``.
+
+        At the training sample itself (the same values, in the same order)
+        these are ``weights_``, so ``fit_transform(X_train, X_test)``,
+        ``transform(X_train)`` and ``weights_`` agree; elsewhere, the
+        estimator's extension to new points.
 
         Parameters
         ----------
@@ -164,6 +273,8 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
+        if X.shape[0] == self.weights_.shape[0] and _fingerprint(X) == self._train_key:
+            return self.weights_.copy()
         return check_weights(self._predict_weights(X))
 
     def transform(self, X):
@@ -172,6 +283,14 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
 
     def score(self, X, y):
         """Held-out value of the estimator's own criterion (higher is better).
+
+        Every criterion is an expectation over the training distribution
+        plus one over the test distribution. Given two samples, each is the
+        mean over its sample. Given ``(X, domain)``, as cross-validation
+        passes them, each point counts with the inverse share of its domain
+        in the fitting data, so a fold that holds one domain only (the
+        unshuffled folds of ``cv=5`` on a sorted sample) still has a
+        finite score, and the mean over folds is the criterion.
 
         Parameters
         ----------
@@ -185,8 +304,13 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         score : float
         """
         check_is_fitted(self)
-        X_tr, X_te = split_domains(self, X, y, reset=False)
-        return float(self._score(X_tr, X_te))
+        X_tr, X_te, two_samples = split_domains(self, X, y, reset=False,
+                                                require_both=False)
+        a, b = self._score_terms(X_tr, X_te)
+        if two_samples:
+            return float(np.mean(a) + np.mean(b))
+        pi = self._test_share
+        return float((np.sum(a) / (1 - pi) + np.sum(b) / pi) / (len(a) + len(b)))
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(["importance_weight"], dtype=object)
@@ -208,17 +332,45 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
     def _predict_weights(self, X):
         """Weights at validated points."""
 
-    @abstractmethod
-    def _score(self, X_tr, X_te):
-        """Held-out criterion on validated samples."""
+    def _score_terms(self, X_tr, X_te):
+        """Per-point terms of the held-out criterion: (training, test).
+
+        The default is the squared-loss criterion of the ratio,
+        ``-1/2 E_tr[w^2] + E_te[w]`` (``1/2 E_tr[(w - r)^2]`` up to a
+        constant, for the true ratio r): a yardstick for any ratio with an
+        extension to new points.
+        """
+        w_tr = self._predict_weights(X_tr) if len(X_tr) else np.zeros(0)
+        w_te = self._predict_weights(X_te) if len(X_te) else np.zeros(0)
+        return -0.5 * w_tr**2, w_te
 
     # ---- helpers for subclasses ------------------------------------------
     def _torch(self):
         return resolve_device(self.device), resolve_dtype(self.dtype)
 
-    def _tensor(self, X):
+    def _tensor(self, x):
+        """A vector (coefficients, weights) as a tensor of the estimator's dtype."""
         device, dtype = self._torch()
-        return to_tensor(X, device, dtype)
+        return to_tensor(x, device, dtype)
+
+    def _points(self, X):
+        """Data points as a tensor, centred on the fitted pooled mean."""
+        device, dtype = self._torch()
+        return to_tensor(_check_range(np.asarray(X, dtype=np.float64) - self._center, dtype),
+                         device, dtype)
+
+    def _warn_unconverged(self, status, n_iter, what="the solver"):
+        """ConvergenceWarning for a solve that did not converge."""
+        if status == "converged":
+            return
+        reason = {"max_iter": f"stopped at max_iter={n_iter}",
+                  "stalled": f"stalled after {n_iter} iteration(s): the line search"
+                             " shrank the step below the iterate's resolution"}[status]
+        warnings.warn(
+            f"{type(self).__name__}: {what} {reason} without converging; the weights"
+            " may be far from the optimum. Raise max_iter, loosen tol, or check the"
+            " data's scale and the hyperparameters.", ConvergenceWarning, stacklevel=3,
+        )
 
     def _gamma_candidates(self, X_tr, X_te, auto_factors=(1.0,)):
         """Candidate widths: ``"auto"`` -> median heuristic times factors."""
@@ -248,8 +400,9 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
 
 
 COMMON_CONSTRAINTS = {
-    "gamma": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}), list, tuple],
-    "reg": [Interval(Real, 0, None, closed="left"), list, tuple],
+    "gamma": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"}),
+              list, tuple, np.ndarray],
+    "reg": [Interval(Real, 0, None, closed="left"), list, tuple, np.ndarray],
     "n_centers": [Interval(Integral, 1, None, closed="left")],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "tol": [Interval(Real, 0, None, closed="neither")],

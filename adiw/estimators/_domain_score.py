@@ -3,16 +3,21 @@
 import numpy as np
 
 
-def domain_log_likelihood(w_tr, w_te, prior_ratio):
-    """Mean log-likelihood of the domain labels implied by the weights.
+def domain_log_likelihood_terms(estimator, X_tr, X_te):
+    """Per-point terms of the log-likelihood of the domain labels.
 
     With ``prior_ratio = m / n`` of the fitting sample, a ratio estimate w
-    means P(test | x) = prior_ratio w / (prior_ratio w + 1); the score is the
-    mean log-probability of the true domain over the pooled held-out points
-    (the negative log-loss of the implied domain classifier).
+    means P(test | x) = prior_ratio w / (prior_ratio w + 1). The terms are
+    each domain's log-probability times that domain's share in the fitting
+    sample, so that the criterion ``E_tr[a] + E_te[b]`` is the expected
+    log-likelihood of a pooled point (the negative log-loss of the implied
+    domain classifier).
     """
-    def p_test(w):
-        return np.clip(prior_ratio * w / (prior_ratio * w + 1.0), 1e-15, 1 - 1e-15)
+    r = estimator.prior_ratio_
+    share_te = r / (1.0 + r)
 
-    ll = np.r_[np.log1p(-p_test(w_tr)), np.log(p_test(w_te))]
-    return float(ll.mean())
+    def p_test(X):
+        w = estimator._predict_weights(X) if len(X) else np.zeros(0)
+        return np.clip(r * w / (r * w + 1.0), 1e-15, 1 - 1e-15)
+
+    return (1 - share_te) * np.log1p(-p_test(X_tr)), share_te * np.log(p_test(X_te))

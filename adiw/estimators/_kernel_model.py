@@ -8,19 +8,19 @@ from .._core.kernels import rbf_kernel
 
 
 def choose_centers(X_te, n_centers, random_state):
-    """``min(n_centers, m)`` test points, drawn without replacement."""
+    """Indices of ``min(n_centers, m)`` test points, drawn without replacement."""
     m = X_te.shape[0]
     if n_centers >= m:
-        return X_te.copy()
+        return np.arange(m)
     rng = check_random_state(random_state)
-    return X_te[np.sort(rng.choice(m, n_centers, replace=False))]
+    return np.sort(rng.choice(m, n_centers, replace=False))
 
 
 class KernelModelMixin:
     """Prediction for estimators whose fitted model is ``centers_``/``coef_``."""
 
     def _design(self, X, gamma=None):
-        return rbf_kernel(self._tensor(X), self._tensor(self.centers_),
+        return rbf_kernel(self._points(X), self._points(self.centers_),
                           self.gamma_ if gamma is None else gamma)
 
     def _predict_weights(self, X):

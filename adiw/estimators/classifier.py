@@ -1,15 +1,19 @@
 """Density ratio by probabilistic classification of the domain."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._base import BaseRatioEstimator
-from ._domain_score import domain_log_likelihood
+from ._domain_score import domain_log_likelihood_terms
 
 
 class ClassifierRatio(BaseRatioEstimator):
@@ -22,16 +26,24 @@ class ClassifierRatio(BaseRatioEstimator):
     Parameters
     ----------
     estimator : classifier or None, default=None
-        Unfitted classifier; None means ``LogisticRegression()`` (exact for
-        log-linear ratios, e.g. Gaussians with equal covariance).
+        Unfitted classifier; None means ``StandardScaler`` followed by
+        ``LogisticRegression()`` (exact for log-linear ratios, e.g. Gaussians
+        with equal covariance; the scaling keeps the solver well conditioned
+        however far the data sit from the origin).
     calibration : {"sigmoid", "isotonic"} or None, default=None
         Wrap the classifier in ``CalibratedClassifierCV`` with this method,
         for classifiers whose probabilities are poorly calibrated (trees,
         SVMs).
     clip : float or None, default=None
         Upper bound on the weights; None leaves them unbounded.
-    cv : int, default=3
-        Folds for the calibration.
+    cv : int, default=5
+        Folds for the out-of-fold probabilities behind ``weights_`` and for
+        the calibration. ``weights_`` come from classifiers that did not see
+        the point (a classifier that fits its training sample, such as a
+        decision tree, is otherwise certain of every training point's
+        domain); :meth:`predict_weights` on new points uses the classifier
+        fitted on all data. A warning says when even the out-of-fold
+        probabilities are mostly 0 or 1.
 
     Attributes
     ----------
@@ -58,30 +70,51 @@ class ClassifierRatio(BaseRatioEstimator):
         "cv": [Interval(Real, 2, None, closed="left")],
     }
 
-    def __init__(self, estimator=None, *, calibration=None, clip=None, cv=3):
+    def __init__(self, estimator=None, *, calibration=None, clip=None, cv=5):
         self.estimator = estimator
         self.calibration = calibration
         self.clip = clip
         self.cv = cv
 
     def _fit(self, X_tr, X_te):
-        est = LogisticRegression() if self.estimator is None else clone(self.estimator)
+        est = (make_pipeline(StandardScaler(), LogisticRegression()) if self.estimator is None
+               else clone(self.estimator))
         if self.calibration is not None:
             est = CalibratedClassifierCV(est, method=self.calibration, cv=int(self.cv))
         X = np.vstack([X_tr, X_te])
-        domain = np.r_[np.zeros(len(X_tr), dtype=int), np.ones(len(X_te), dtype=int)]
-        self.estimator_ = est.fit(X, domain)
+        n = len(X_tr)
+        domain = np.r_[np.zeros(n, dtype=int), np.ones(len(X_te), dtype=int)]
+        self.estimator_ = clone(est).fit(X, domain)
         self.prior_ratio_ = X_te.shape[0] / X_tr.shape[0]
-        self.weights_ = self._predict_weights(X_tr)
+        n_splits = min(int(self.cv), n, len(X_te))
+        if n_splits >= 2:
+            # A classifier that fits its training points (a tree, a forest)
+            # is certain of their domain in-sample; out of fold it is not.
+            proba = cross_val_predict(est, X, domain, cv=StratifiedKFold(n_splits),
+                                      method="predict_proba")
+            p = proba[:n, int(np.flatnonzero(np.unique(domain) == 1)[0])]
+            saturated = np.mean((p < 1e-6) | (p > 1 - 1e-6))
+            if saturated > 0.1:
+                warnings.warn(
+                    f"ClassifierRatio: {saturated:.0%} of the out-of-fold domain"
+                    " probabilities of the training points are 0 or 1, so their"
+                    " weights are about 0 or 1e12. The classifier is too sure of the"
+                    " domain; use a smoother one (the default logistic regression),"
+                    " calibration='sigmoid', or clip.", UserWarning, stacklevel=3)
+            self.weights_ = self._ratio(p)
+        else:
+            self.weights_ = self._predict_weights(X_tr)
         return self
 
-    def _predict_weights(self, X):
-        col = int(np.flatnonzero(self.estimator_.classes_ == 1)[0])
-        p = np.clip(self.estimator_.predict_proba(X)[:, col], 1e-12, 1 - 1e-12)
+    def _ratio(self, p):
+        p = np.clip(p, 1e-12, 1 - 1e-12)
         w = p / (1 - p) / self.prior_ratio_
         return w if self.clip is None else np.minimum(w, self.clip)
 
-    def _score(self, X_tr, X_te):
-        """Held-out log-likelihood of the domain labels (negative log-loss)."""
-        return domain_log_likelihood(self._predict_weights(X_tr),
-                                     self._predict_weights(X_te), self.prior_ratio_)
+    def _predict_weights(self, X):
+        col = int(np.flatnonzero(self.estimator_.classes_ == 1)[0])
+        return self._ratio(self.estimator_.predict_proba(X)[:, col])
+
+    def _score_terms(self, X_tr, X_te):
+        """Per-point held-out log-likelihood of the domain labels."""
+        return domain_log_likelihood_terms(self, X_tr, X_te)

@@ -8,10 +8,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from .._core.backend import to_numpy
-from .._core.kernels import median_gamma, rbf_from_sq_dists, rbf_kernel, rbf_matvec
+from .._core.kernels import rbf_from_sq_dists, rbf_kernel, rbf_matvec, sq_dists
 from .._core.nystroem import nystroem_features, nystroem_map
-from .._core.objectives import QuadraticObjective, mmd2, mmd_objective, nadaraya_watson
-from .._core.projection import mean_band, project_weights
+from .._core.objectives import (
+    QuadraticObjective, mmd_objective, nadaraya_watson, smoother_from_sq_dists,
+)
+from .._core.projection import check_feasible, mean_band, project_weights
 from .._core.solver import fista
 from ._base import COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates, batch_value
 
@@ -22,6 +24,8 @@ AUTO_COMPONENTS = 500
 #: ``reg="auto"`` for a standalone fit, chosen on the Gaussian-shift NMSE
 #: benchmark (docs/index.md, "KMM has a ridge term").
 AUTO_REG = 0.003
+#: Multiples of ``gamma_`` tried for the extension to new points.
+SMOOTHING_FACTORS = tuple(2.0**k for k in range(9))
 
 
 class KMMRatio(BaseRatioEstimator):
@@ -31,8 +35,10 @@ class KMMRatio(BaseRatioEstimator):
     ``C = {0 <= w <= B, |mean(w) - 1| <= eps}`` with accelerated projected
     gradient (no QP solver). KMM is transductive: ``weights_`` are the
     solution at the training points, and :meth:`predict_weights` extends
-    them to new points by Nadaraya-Watson kernel smoothing with the fitted
-    width.
+    them to new points by Nadaraya-Watson kernel smoothing with the width
+    ``smoothing_gamma_`` that best predicts each training weight from the
+    others (leave-one-out). The held-out :meth:`score` is the squared-loss
+    criterion of that extension (see :meth:`BaseRatioEstimator.score`).
 
     Parameters
     ----------
@@ -72,7 +78,12 @@ class KMMRatio(BaseRatioEstimator):
     gamma_ : float
     reg_ : float
     eps_ : float
+    smoothing_gamma_ : float
+        Width of the extension to new points.
     n_iter_ : int
+        Solver iterations; a solve that stops at ``max_iter`` emits a
+        ``ConvergenceWarning`` (classic KMM, ``reg=0``, often does: its
+        optimum sits on the box's faces and is found slowly).
     cv_scores_ : ndarray or None
         Mean held-out scores over the (gamma, reg) grid when one was searched.
 
@@ -87,6 +98,7 @@ class KMMRatio(BaseRatioEstimator):
     ((200,), True)
     """
 
+    _candidate_params = {"gamma": (0.0, "neither"), "reg": (0.0, "left")}
     _parameter_constraints = {
         **BaseRatioEstimator._parameter_constraints,
         "gamma": COMMON_CONSTRAINTS["gamma"],
@@ -118,17 +130,13 @@ class KMMRatio(BaseRatioEstimator):
     def _fit(self, X_tr, X_te):
         n = X_tr.shape[0]
         self.eps_ = mean_band(n, self.eps)
-        if self.B < 1 - self.eps_:
-            raise ValueError(
-                f"B={self.B} < 1 - eps={1 - self.eps_:.3g}: no weight vector"
-                " satisfies both the bound and the mean constraint."
-            )
+        check_feasible(self.B, self.eps_)
         grid = [{"gamma": g, "reg": r}
                 for g in self._gamma_candidates(X_tr, X_te)
                 for r in as_candidates(self.reg, auto=AUTO_REG)]
         best, self.cv_scores_ = self._select_by_cv(X_tr, X_te, grid, self.cv)
         self.gamma_, self.reg_ = float(best["gamma"]), float(best["reg"])
-        Xtr, Xte = self._tensor(X_tr), self._tensor(X_te)
+        Xtr, Xte = self._points(X_tr), self._points(X_te)
         objective = self._objective(Xtr, Xte, n)
         result = fista(
             objective, torch.ones(n, dtype=Xtr.dtype, device=Xtr.device),
@@ -140,9 +148,33 @@ class KMMRatio(BaseRatioEstimator):
             line_search=False,
         )
         self.n_iter_ = result.n_iter
+        self._warn_unconverged(result.status, result.n_iter)
         self.weights_ = to_numpy(result.w)
         self.X_train_ = X_tr
+        self.smoothing_gamma_ = self._loo_smoothing_gamma(Xtr, result.w)
         return self
+
+    def _loo_smoothing_gamma(self, Xtr, w, max_rows=2000):
+        """Width of the extension to new points: the Nadaraya-Watson width,
+        among ``gamma_`` times 1, 2, 4, ..., 256, that best predicts each
+        training weight from the others (leave-one-out squared error on up
+        to ``max_rows`` training points). The fit's own width is chosen to
+        match kernel means and is often far too wide to carry weights to
+        new points (Gaussian mean shift at d = 2: NMSE 0.73 on fresh
+        points against 0.11 in-sample)."""
+        rng = check_random_state(self.random_state)
+        n = Xtr.shape[0]
+        rows = torch.as_tensor(np.sort(rng.choice(n, min(n, max_rows), replace=False)),
+                               device=Xtr.device)
+        D = sq_dists(Xtr[rows], Xtr)
+        D[torch.arange(len(rows), device=D.device), rows] = float("inf")
+        best, best_err = self.gamma_, float("inf")
+        for factor in SMOOTHING_FACTORS:
+            g = self.gamma_ * factor
+            err = float(((smoother_from_sq_dists(D, g) @ w - w[rows]) ** 2).mean())
+            if err < best_err:
+                best, best_err = g, err
+        return float(best)
 
     def _n_components(self, n):
         if self.n_components == "auto":
@@ -185,18 +217,9 @@ class KMMRatio(BaseRatioEstimator):
         return mmd_objective(K, kappa, batch_value(self.reg, 0.0))
 
     def _predict_weights(self, X):
-        Xq, Xtr = self._tensor(X), self._tensor(self.X_train_)
-        w = torch.as_tensor(self.weights_, dtype=Xq.dtype, device=Xq.device)
+        Xq, Xtr = self._points(X), self._points(self.X_train_)
+        w = self._tensor(self.weights_)
         out = torch.empty(Xq.shape[0], dtype=Xq.dtype, device=Xq.device)
         for s in range(0, Xq.shape[0], 1024):
-            out[s:s + 1024] = nadaraya_watson(Xq[s:s + 1024], Xtr, self.gamma_) @ w
+            out[s:s + 1024] = nadaraya_watson(Xq[s:s + 1024], Xtr, self.smoothing_gamma_) @ w
         return to_numpy(out)
-
-    def _score(self, X_tr, X_te):
-        """Negative squared MMD between the weighted held-out training sample
-        and the held-out test sample, under a kernel that does not depend on
-        this estimator's parameters (median heuristic on the held-out data),
-        so scores are comparable across a grid of ``gamma``."""
-        g = median_gamma(np.vstack([X_tr, X_te]), random_state=0)
-        w = self._tensor(self._predict_weights(X_tr))
-        return -float(mmd2(self._tensor(X_tr), w, self._tensor(X_te), g))

@@ -21,6 +21,7 @@ AUTO_REGS = (1e-3, 1e-2, 1e-1, 1.0)
 
 
 class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
+    _candidate_params = {"gamma": (0.0, "neither"), "reg": (0.0, "left")}
     _parameter_constraints = {
         **BaseRatioEstimator._parameter_constraints,
         "gamma": COMMON_CONSTRAINTS["gamma"],
@@ -35,8 +36,8 @@ class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
         alpha = self._alpha()
         gammas = self._gamma_candidates(X_tr, X_te, AUTO_GAMMA_FACTORS)
         regs = as_candidates(self.reg, auto=AUTO_REGS)
-        self.centers_ = choose_centers(X_te, self.n_centers, self.random_state)
-        Xtr, Xte, C = self._tensor(X_tr), self._tensor(X_te), self._tensor(self.centers_)
+        self.centers_ = X_te[choose_centers(X_te, self.n_centers, self.random_state)]
+        Xtr, Xte, C = self._points(X_tr), self._points(X_te), self._points(self.centers_)
         self.loo_scores_ = None
         if len(gammas) * len(regs) > 1:
             loo = np.empty((len(gammas), len(regs)))
@@ -64,12 +65,18 @@ class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
         smoother = smoother_from_sq_dists(dists.te_tr, gamma)
         return squared_objective(None, smoother, batch_value(self.reg, 0.0), self._alpha())
 
-    def _score(self, X_tr, X_te):
-        """Negative held-out squared-loss criterion
-        ``-[(1-alpha)/2 mean r(x_tr)^2 + alpha/2 mean r(x_te)^2 - mean r(x_te)]``."""
+    def _score_terms(self, X_tr, X_te):
+        """Terms of the negative held-out squared-loss criterion
+        ``-[(1-alpha)/2 E_tr[r^2] + alpha/2 E_te[r^2] - E_te[r]]``."""
         a = self._alpha()
         r_tr, r_te = self._predict_weights(X_tr), self._predict_weights(X_te)
-        return -((1 - a) / 2 * np.mean(r_tr**2) + a / 2 * np.mean(r_te**2) - np.mean(r_te))
+        return -(1 - a) / 2 * r_tr**2, r_te - a / 2 * r_te**2
+
+    def _predict_weights(self, X):
+        w = super()._predict_weights(X)
+        # The relative ratio never exceeds 1 / alpha; the linear model can.
+        a = self._alpha()
+        return np.minimum(w, 1.0 / a) if a > 0 else w
 
 
 _LSIF_DOC_PARAMS = """
