@@ -202,6 +202,60 @@ def test_wasserstein_value_and_gradient_against_exact_ot(rng):
     assert exact2 < exact
 
 
+@pytest.mark.parametrize("reg", [0.2, 0.05])
+def test_wasserstein_value_and_gradient_are_one_function(rng, reg):
+    """Finite differences at the deep trainer's default blur (0.2), with
+    zero-weight atoms among the weights."""
+    Ztr = torch.tensor(rng.normal(size=(15, 2)))
+    Zte = torch.tensor(rng.normal(size=(11, 2)) + 0.5)
+    M = torch.cdist(Ztr, Zte)
+    w = torch.tensor(rng.uniform(0.5, 1.5, size=15))
+    w[[2, 7]] = 0.0
+
+    def fresh():
+        return WassersteinObjective(M, reg=reg, n_iter=2000, scale=M.median())
+
+    grad = fresh().grad(w)
+    for i in (0, 2, 7, 11):
+        h = 1e-5
+        up, down = w.clone(), w.clone()
+        up[i] += h
+        down[i] -= h
+        fd = (fresh().value(up) - fresh().value(down)) / (2 * h) if w[i] > 0 else \
+            (fresh().value(up) - fresh().value(w)) / h
+        assert grad[i].item() == pytest.approx(fd.item(), rel=1e-3, abs=1e-5)
+
+
+def test_wasserstein_stays_finite_when_costs_are_many_blurs_apart():
+    # A trained network's losses bunch near 0 with a few far ones: the batch
+    # median is tiny and most costs are thousands of blurs (float32
+    # scalings overflowed and the weights became NaN at epoch 9).
+    z_tr = torch.cat([torch.full((60,), 1e-4), torch.tensor([3.0, 5.0, 8.0, 12.0])])
+    z_te = torch.cat([torch.full((60,), 2e-4), torch.tensor([0.5, 9.0, 20.0, 40.0])])
+    M = (z_tr[:, None] - z_te[None, :]).abs().float()
+    obj = WassersteinObjective(M, reg=0.2, n_iter=20, scale=torch.tensor(1e-4))
+    value, grad = obj.value_and_grad(torch.ones(64))
+    assert torch.isfinite(value) and torch.all(torch.isfinite(grad))
+
+
+def test_wasserstein_gradient_ignores_the_potentials_shift(rng):
+    Ztr = torch.tensor(rng.normal(size=(10, 2)))
+    Zte = torch.tensor(rng.normal(size=(8, 2)) + 3.0)
+    w = torch.tensor(rng.uniform(0.5, 1.5, size=10))
+    w[:3] = 0.0                                        # zero-weight atoms
+    obj = WassersteinObjective(torch.cdist(Ztr, Zte), reg=0.2, n_iter=500)
+    g1 = obj.grad(w)
+    shifted = WassersteinObjective(torch.cdist(Ztr, Zte), reg=0.2, n_iter=500)
+    shifted._g = shifted._g + 12.0                      # g + const as the warm start
+    g2 = shifted.grad(w)
+    assert torch.all(torch.isfinite(g1))
+    assert torch.allclose(g1, g2, rtol=1e-6, atol=1e-9)
+    # zero weight or not, the atom farthest from the test sample is pushed
+    # down harder than the nearest one
+    gap = torch.cdist(Ztr, Zte).min(1).values
+    assert g1[gap.argmax()] > g1[gap.argmin()]
+
+
 def test_nystroem_map_reproduces_the_landmark_kernel(rng):
     from adiw._core.nystroem import nystroem_features, nystroem_map
 

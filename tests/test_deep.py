@@ -30,25 +30,42 @@ def make_net(**kw):
 
 
 @pytest.mark.parametrize("options", [dict(solver="none"), dict(B=1.0, eps=0.0),
-                                     dict(solver="none", iterator_train__shuffle=True)])
+                                     dict(solver="none", iterator_train__shuffle=False)])
 def test_without_weighting_it_is_plain_skorch_exactly(digits, options):
     """Also checks that fetching whole batches (DynamicIWClassifier.get_iterator)
-    yields skorch's batches, in skorch's order, with skorch's random draws."""
-    shuffle = {k: v for k, v in options.items() if k.startswith("iterator_train")}
+    yields skorch's batches, in skorch's order, with skorch's random draws,
+    shuffled by default."""
+    shuffle = options.get("iterator_train__shuffle", True)
     torch.manual_seed(0)
-    # The same validation set on both sides: each validation pass draws a
-    # loader seed from the global generator, which shifts later shuffles.
     plain = NeuralNetClassifier(MLP, criterion=torch.nn.CrossEntropyLoss, max_epochs=3,
-                                batch_size=64, lr=0.05, verbose=0,
-                                train_split=predefined_split(Dataset(digits.X_val, digits.y_val)),
-                                **shuffle)
+                                batch_size=64, lr=0.05, verbose=0, train_split=None,
+                                iterator_train__shuffle=shuffle)
     plain.fit(digits.X_train, digits.y_train)
     torch.manual_seed(0)
-    net = make_net(max_epochs=3, train_on_val=False, **options)
+    net = make_net(max_epochs=3, train_on_val=False, val_holdout=0.0, **options)
     net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
     for p, q in zip(plain.module_.parameters(), net.module_.parameters()):
         assert torch.equal(p, q)
     assert np.all(net.sample_weights() == 1.0)
+
+
+def test_validation_is_reported_on_samples_it_does_not_train_on(digits):
+    seen = {}
+
+    class Spy(DynamicIWClassifier):
+        def get_split_datasets(self, *args, **kwargs):
+            train, valid = super().get_split_datasets(*args, **kwargs)
+            seen["valid"], seen["used"] = valid, self._val[0].numpy()
+            return train, valid
+
+    net = Spy(MLP, max_epochs=2, batch_size=64, lr=0.05, verbose=0)
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    held = seen["valid"].X["X"]
+    assert len(held) == 20 and len(seen["used"]) == 80
+    # no held-out row is trained on or weighted against
+    assert not (held[:, None, :] == seen["used"][None, :, :]).all(-1).any()
+    assert set(seen["valid"].y) == set(range(10))          # stratified
+    assert "valid_acc" in net.history[-1]
 
 
 @pytest.mark.parametrize("ratio", [KMMRatio(), KLIEPRatio(), ULSIFRatio(), WassersteinRatio()],

@@ -7,7 +7,6 @@ the standalone estimators (on whole samples, to convergence) and the deep
 trainer (on mini-batch representations, a few warm-started steps).
 """
 
-import ot
 import torch
 
 from .kernels import exp_floor, rbf_matvec, sq_dists
@@ -143,54 +142,83 @@ def smoother_from_sq_dists(D, gamma):
 
 class WassersteinObjective:
     """Entropic Wasserstein-1 between sum_i (w_i / sum w) delta_{z_i} and the
-    uniform test sample, with the Sinkhorn dual potential as gradient.
-    ``M`` is the (n, m) matrix of Euclidean distances.
+    uniform test sample b. ``M`` is the (n, m) matrix of Euclidean distances.
 
-    With p = w / sum(w) and f the optimal potential of the training side,
-    dJ/dw_i = (f_i - p'f) / sum(w).  W1 is not smooth, so ``lipschitz``
-    returns the gradient's sup-norm: a step of 1/L moves no weight by more
-    than one unit (a normalised subgradient step).
+    The entropic problem is taken relative to the product of the marginals,
+    ``OT(p, b) = min_P <P, C> + reg KL(P | p x b)``, whose dual potentials
+    (f, g) are found by Sinkhorn's scalings. Its value at the potentials,
+    ``<f, p> + <g, b>`` with ``f`` the soft c-transform of ``g``, has ``f``
+    as its exact gradient in ``p`` for that ``g`` and, at Sinkhorn's fixed
+    point, in total (envelope theorem). Every training atom gets a finite
+    potential from the c-transform, zero-weight ones included, and the
+    gradient in ``w``, ``(f_i - p'f) / sum(w)``, does not change when the
+    potentials are shifted by a constant. (POT's ``sinkhorn_log`` uses the
+    entropy of P alone: its potentials are -inf on zero-weight atoms.)
 
-    ``reg`` is the blur in units of ``scale`` (default: the largest cost).
-    Each Sinkhorn solve starts from the previous one's potentials, and the
-    last result is reused when the same ``w`` is asked for again (the
-    solver's curvature bound and first gradient share one point).
+    W1 is not smooth, so ``lipschitz`` returns the gradient's sup-norm: a
+    step of 1/L moves no weight by more than one unit (a normalised
+    subgradient step). ``reg`` is the blur in units of ``scale`` (default:
+    the largest cost). The first solve runs ``n_iter`` scaling iterations,
+    each later one ``n_iter_warm`` from the previous solve's potentials
+    (the solver asks at nearby points), and the last result is reused when
+    the same ``w`` is asked for again (the solver's curvature bound and
+    first gradient share one point).
     """
 
-    def __init__(self, M, reg=0.05, n_iter=100, scale=None):
+    #: Transport has no negative masses; the solver's momentum point can.
+    feasible_only = True
+
+    def __init__(self, M, reg=0.05, n_iter=100, scale=None, n_iter_warm=None):
         if scale is None:
             scale = M.max()
         scale = torch.as_tensor(scale, dtype=M.dtype, device=M.device)
-        scale = scale.clamp_min(torch.finfo(M.dtype).tiny)
-        self.M = M / scale          # unit cost scale, so reg is relative
-        self.scale = scale
+        self.scale = scale.clamp_min(torch.finfo(M.dtype).tiny)
         self.reg = reg
         self.n_iter = n_iter
+        self.n_iter_warm = n_iter if n_iter_warm is None else n_iter_warm
         m = M.shape[1]
         self.b = torch.full((m,), 1.0 / m, dtype=M.dtype, device=M.device)
-        self._potentials = None
+        # Potentials in blur units, absorbed after every solve (Schmitzer's
+        # stabilisation): each solve rebuilds the kernel
+        # exp(f_i + g_j - C_ij / reg) from them, so its scalings start at 1
+        # and stay near it. Started from the row and then column minima of
+        # the costs, every row and column holds an entry 1. Raw Gibbs
+        # kernels underflowed once a trained network's losses bunched up
+        # (costs thousands of blurs apart) and the scalings overflowed
+        # float32 (NaN weights from epoch 9 on digits). float64 inside.
+        self._C = (M / self.scale).double() * (1.0 / reg)
+        self._f = self._C.min(1).values
+        self._g = (self._C - self._f[:, None]).min(0).values
+        self._solves = 0
         self._last = (None, None)
+
+    def potentials(self, p):
+        """Dual potentials (f, g) in cost units for training masses ``p``."""
+        m = self.b.shape[0]
+        n_iter = self.n_iter if self._solves == 0 else self.n_iter_warm
+        self._solves += 1
+        K = (self._f[:, None] + self._g[None, :] - self._C).clamp_(-700.0, 50.0).exp_()
+        v, mp = torch.ones_like(self._g), p.double() * m
+        # With b = 1/m: u = m / (K v) and v = 1 / (K' (p u)); carrying
+        # a = p u keeps each iteration at two products and two divisions.
+        for _ in range(n_iter):
+            a = torch.div(mp, K @ v)
+            v = torch.reciprocal(K.T @ a)
+        self._g = self._g + torch.log(v)
+        # f from the final g, for every atom (zero-weight ones included)
+        self._f = self._f + torch.log(torch.div(m, K @ v))
+        dtype = p.dtype
+        return (self.reg * self._f).to(dtype), (self.reg * self._g).to(dtype)
 
     def value_and_grad(self, w):
         if self._last[0] is w:
             return self._last[1]
-        total = w.sum()
+        total = w.sum().clamp_min(torch.finfo(w.dtype).tiny)
         p = w / total
-        # POT's log-domain Sinkhorn accepts zero-mass atoms and runs on the
-        # tensors' own device through its torch backend.
-        plan, log = ot.sinkhorn(
-            p, self.b, self.M, self.reg, method="sinkhorn_log",
-            numItermax=self.n_iter, stopThr=1e-6, log=True, warn=False,
-            warmstart=self._potentials,
-        )
-        # Zero-mass atoms have infinite potentials; 0 is a neutral warm start
-        # for them, chosen without a host sync.
-        log_u, log_v = (torch.where(torch.isfinite(x), x, torch.zeros_like(x))
-                        for x in (log["log_u"], log["log_v"]))
-        self._potentials = (log_u, log_v)
-        f = self.reg * log_u
-        value = (plan * self.M).sum() * self.scale
-        grad = (f - p @ f) * self.scale / total
+        f, g = self.potentials(p)
+        pf = p @ f
+        value = (pf + self.b @ g) * self.scale
+        grad = (f - pf) * self.scale / total
         self._last = (w, (value, grad))
         return value, grad
 

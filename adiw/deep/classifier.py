@@ -2,19 +2,20 @@
 
 import numpy as np
 import torch
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from skorch import NeuralNetClassifier
 from skorch.dataset import Dataset, unpack_data
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
 from skorch.utils import to_tensor
 
 from ..utils import unwrap_fit_sample
-from .representations import resolve_representation
+from .checks import as_array, check_finite, check_labels, check_options, check_output_covers
+from .representations import OutputCapture, resolve_representation
 from .updater import BatchWeightUpdater
 from .weight_store import WeightStore
 
 #: Key under which each sample's position travels through skorch's batching.
 INDEX_KEY = "adiw_index"
-SOLVERS = ("adiw", "diw", "none")
 
 
 class _Indexed(torch.utils.data.Dataset):
@@ -45,10 +46,16 @@ class DynamicIWClassifier(NeuralNetClassifier):
     estimator; the loss is the mean of ``w_i * loss_i``.
 
     The labelled test-distribution sample is fit data:
-    ``net.fit(X, y, X_val=X_val, y_val=y_val)``. It also serves as skorch's
-    validation set, so ``valid_loss`` / ``valid_acc`` and early stopping
-    measure the test distribution. Without it, ``fit`` raises a ValueError
-    unless ``solver="none"`` (plain empirical risk minimisation).
+    ``net.fit(X, y, X_val=X_val, y_val=y_val)``. A stratified part of it
+    (``val_holdout``, 20 % by default) is held out: the network neither
+    trains on it nor weights against it, and it is skorch's validation set,
+    so ``valid_loss`` / ``valid_acc`` and early stopping measure the test
+    distribution on samples the network has not fitted. (Validated on the
+    samples it trains on, ``valid_acc`` read 1.000 after 40 epochs on the
+    digits benchmark while test accuracy was 0.90.) Without ``X_val``,
+    ``fit`` raises a ValueError unless ``solver="none"`` (plain empirical
+    risk minimisation). Options, labels and non-finite inputs are checked
+    before training starts.
 
     Parameters
     ----------
@@ -76,7 +83,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
         Multiplies the step ``c / L``, with L the objective's curvature
         bound and c the divergence's own factor (1, and 0.1 for KL, whose
         batch maximum-likelihood weights otherwise sharpen too fast).
-    B : float, default=50.0
+    B : float >= 1, default=50.0
         Upper bound of each weight (DIW's value).
     eps : float or None, default=0.0
         Mean band ``|mean(w) - 1| <= eps`` per batch. The default keeps the
@@ -100,11 +107,19 @@ class DynamicIWClassifier(NeuralNetClassifier):
         with a representation that does not shift that way.
     val_batch_size : int or None, default=None
         None means ``batch_size``; capped at the size of the test sample.
+    val_holdout : float in [0, 1), default=0.2
+        Fraction of ``X_val`` held out for skorch's validation (a stratified
+        split with a fixed seed); 0 uses all of it for training and
+        weighting and reports no validation.
     device : str, default="cpu"
-        Everything, weights included, stays on this device.
+        A torch device ("cpu", "cuda", "cuda:1"); everything, weights
+        included, stays on it. skorch has no "auto"; pass
+        ``"cuda" if torch.cuda.is_available() else "cpu"``.
     **kwargs
         Passed to :class:`skorch.NeuralNetClassifier` (``max_epochs``, ``lr``,
-        ``batch_size``, ``optimizer``, ``callbacks``, ...).
+        ``batch_size``, ``optimizer``, ``callbacks``, ...). Training batches
+        are shuffled every epoch (``iterator_train__shuffle=True``, unlike
+        skorch's default).
 
     Attributes
     ----------
@@ -133,8 +148,10 @@ class DynamicIWClassifier(NeuralNetClassifier):
     def __init__(self, module, *args, ratio_estimator=None, solver="adiw",
                  representation="loss", hidden_layer=None, n_steps=3, step_scale=1.0,
                  B=50.0, eps=0.0, width_quantile=0.5, warmup_epochs=0,
-                 train_on_val=True, val_batch_size=None, train_split=None,
-                 criterion=torch.nn.CrossEntropyLoss, **kwargs):
+                 train_on_val=True, val_batch_size=None, val_holdout=0.2,
+                 train_split=None, criterion=torch.nn.CrossEntropyLoss, **kwargs):
+        # Every epoch in a new order; skorch's own default keeps one order.
+        kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(module, *args, criterion=criterion, train_split=train_split,
                          **kwargs)
         self.ratio_estimator = ratio_estimator
@@ -149,6 +166,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
         self.warmup_epochs = warmup_epochs
         self.train_on_val = train_on_val
         self.val_batch_size = val_batch_size
+        self.val_holdout = val_holdout
 
     # skorch moves these between devices and pickles them with torch.save.
     cuda_dependent_attributes_ = NeuralNetClassifier.cuda_dependent_attributes_ + [
@@ -181,9 +199,13 @@ class DynamicIWClassifier(NeuralNetClassifier):
         return self
 
     def initialize_module(self):
+        if self.device == "auto":
+            raise ValueError(
+                'device="auto" is not supported by skorch nets; pass '
+                '"cuda" if torch.cuda.is_available() else "cpu".'
+            )
         super().initialize_module()
         self.weight_store_ = WeightStore().to(self.device)
-        self._hidden = None
         if self.representation == "hidden":
             modules = dict(self.module_.named_modules())
             if self.hidden_layer not in modules:
@@ -191,17 +213,31 @@ class DynamicIWClassifier(NeuralNetClassifier):
                     f'representation="hidden" needs hidden_layer, one of '
                     f"{[k for k in modules if k]}; got {self.hidden_layer!r}."
                 )
-            modules[self.hidden_layer].register_forward_hook(self._capture_hidden)
+            # The hook lives with the layer, not the net: a bound method of
+            # the net would make the module pickle the net (RecursionError in
+            # pickle, deepcopy and Checkpoint).
+            layer = modules[self.hidden_layer]
+            layer._adiw_capture = OutputCapture()
+            layer.register_forward_hook(layer._adiw_capture)
         return self
 
-    def _capture_hidden(self, module, inputs, output):
-        self._hidden = output
+    def _hidden_output(self):
+        if self.representation != "hidden":
+            return None
+        return dict(self.module_.named_modules())[self.hidden_layer]._adiw_capture.output
+
+    #: Fit-time state on the device; rebuilt by every fit, never pickled
+    #: (a CUDA tensor among the plain attributes would not load on a CPU).
+    _TRANSIENT = ("_val", "_val_gen", "_epoch_objective", "_epoch_batches", "_represent")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for key in self._TRANSIENT:
+            state.pop(key, None)
+        return state
 
     def _check_options(self):
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}.")
-        if self.B < 1 - (self.eps if self.eps is not None else 1.0):
-            raise ValueError(f"B={self.B} < 1 - eps: no feasible weights.")
+        check_options(self)
         self._represent = resolve_representation(self.representation)
         if self.solver != "none":
             from ..estimators import KMMRatio
@@ -247,10 +283,14 @@ class DynamicIWClassifier(NeuralNetClassifier):
         return super().get_dataset(X, y)
 
     def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **fit_params):
-        """Train on (X, y); validate on the test-distribution sample."""
+        """Train on (X, y); weight against the test-distribution sample; report
+        validation on its held-out part (``val_holdout``)."""
         self._check_options()
         X_val = unwrap_fit_sample(X_val, X, "X_val")
         y_val = unwrap_fit_sample(y_val, y, "y_val")
+        check_finite(X, "X")
+        if y is not None and not isinstance(X, torch.utils.data.Dataset):
+            check_labels(y, "y")
         if X_val is None and self.solver != "none":
             raise ValueError(
                 "DynamicIWClassifier.fit needs the labelled test-distribution "
@@ -263,18 +303,51 @@ class DynamicIWClassifier(NeuralNetClassifier):
         self._val = None
         dataset_valid = None
         if X_val is not None:
+            X_val = as_array(X_val, "X_val")
+            check_finite(X_val, "X_val")
             if y_val is None or len(y_val) != len(X_val):
                 raise ValueError("y_val must be given with one label per row of X_val.")
-            if len(X_val) < 2:
-                raise ValueError("X_val needs at least 2 samples.")
+            y_val = check_labels(y_val, "y_val")
+            use, report = self._holdout_split(y_val)
+            if len(use) < 2:
+                raise ValueError(
+                    f"X_val needs at least 2 samples besides the {len(report)} held out"
+                    f" for validation (val_holdout={self.val_holdout}).")
             # One host-to-device copy per fit; batches are drawn on device.
-            self._val = (to_tensor(X_val, device=self.device),
-                         to_tensor(np.asarray(y_val), device=self.device))
-            dataset_valid = self.get_dataset(X_val, y_val)
+            self._val = (to_tensor(X_val[use], device=self.device),
+                         to_tensor(y_val[use], device=self.device))
+            self._check_output_size(y_val, y)
+            if len(report):
+                dataset_valid = self.get_dataset(X_val[report], y_val[report])
         self._val_gen = torch.Generator(device="cpu").manual_seed(0)
         self._epoch_objective = torch.zeros((), device=self.device)
         self._epoch_batches = 0
         return dataset_train, dataset_valid
+
+    def _holdout_split(self, y_val):
+        """Indices of X_val used for training and weighting, and of the part
+        held out for skorch's validation: a stratified split (fixed seed)
+        when every class has two samples, else a plain shuffle."""
+        m = len(y_val)
+        k = int(round(self.val_holdout * m))
+        if k == 0:
+            return np.arange(m), np.arange(0)
+        _, counts = np.unique(y_val, return_counts=True)
+        splitter = (StratifiedShuffleSplit if counts.min() >= 2 and k >= len(counts)
+                    and m - k >= len(counts) else ShuffleSplit)
+        use, report = next(splitter(1, test_size=k, random_state=0).split(np.zeros(m), y_val))
+        return np.sort(use), np.sort(report)
+
+    def _check_output_size(self, y_val, y):
+        """Labels the module cannot output are an error before training."""
+        with torch.no_grad():
+            was_training = self.module_.training
+            self.module_.eval()
+            n_out = self.infer(self._val[0][:1]).shape[1]
+            self.module_.train(was_training)
+        check_output_covers(n_out, y_val, "y_val")
+        if y is not None and not isinstance(y, torch.utils.data.Dataset):
+            check_output_covers(n_out, check_labels(y, "y"), "y")
 
     def infer(self, x, **fit_params):
         if isinstance(x, dict) and INDEX_KEY in x:
@@ -314,7 +387,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
         """Logits, per-sample losses and (for ``representation="hidden"``)
         the hooked layer's output."""
         logits = self.infer(X)
-        return logits, self.criterion_(logits, y), self._hidden
+        return logits, self.criterion_(logits, y), self._hidden_output()
 
     def _stackable(self, Xi, xv):
         """Whether the training batch can share one forward pass with the

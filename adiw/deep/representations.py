@@ -39,3 +39,24 @@ def resolve_representation(rep):
             f"representation must be one of {sorted(REPRESENTATIONS) + ['hidden']}"
             f" or a callable, got {rep!r}."
         ) from None
+
+
+class OutputCapture:
+    """Forward hook that keeps the hooked layer's latest output.
+
+    A plain object (not a bound method of the net) so that the module
+    pickles, deep-copies and checkpoints on its own; the captured tensor is
+    transient and not pickled.
+    """
+
+    def __init__(self):
+        self.output = None
+
+    def __call__(self, module, inputs, output):
+        self.output = output
+
+    def __getstate__(self):
+        return {}
+
+    def __setstate__(self, state):
+        self.output = None

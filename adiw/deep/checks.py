@@ -1,0 +1,112 @@
+"""Validation of DynamicIWClassifier's options and fit data, before training."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+SOLVERS = ("adiw", "diw", "none")
+
+
+def _real(net, name, low, high=math.inf, *, low_open=False, high_open=False):
+    value = getattr(net, name)
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low)
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} must be a finite number in {lo}{low}, {high}{hi};"
+                         f" got {value!r}.")
+
+
+def _integer(net, name, low, allow_none=False):
+    value = getattr(net, name)
+    if allow_none and value is None:
+        return
+    if not (isinstance(value, Integral) and not isinstance(value, bool) and value >= low):
+        raise ValueError(f"{name} must be an integer >= {low}"
+                         f"{' or None' if allow_none else ''}; got {value!r}.")
+
+
+def check_options(net):
+    """Raise a clear error for any option out of range, before training."""
+    if net.solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {net.solver!r}.")
+    _integer(net, "n_steps", 1)
+    _integer(net, "warmup_epochs", 0)
+    _integer(net, "val_batch_size", 1, allow_none=True)
+    _real(net, "step_scale", 0, low_open=True)
+    _real(net, "B", 1)
+    if net.eps is not None:
+        _real(net, "eps", 0)
+    _real(net, "width_quantile", 0, 1, low_open=True)
+    _real(net, "val_holdout", 0, 1, high_open=True)
+    ratio = net.ratio_estimator
+    if isinstance(ratio, type):
+        raise TypeError(f"ratio_estimator must be an instance, e.g. {ratio.__name__}(),"
+                        " not the class.")
+    if ratio is not None:
+        if not isinstance(ratio, BaseEstimator) or not hasattr(ratio, "_batch_objective"):
+            raise TypeError(
+                f"{type(ratio).__name__} has no per-batch divergence; use "
+                "KMMRatio, KLIEPRatio, ULSIFRatio, RuLSIFRatio or WassersteinRatio."
+            )
+        ratio._validate_params()
+        for name in ("gamma", "reg"):
+            value = ratio.get_params().get(name)
+            if isinstance(value, (list, tuple, np.ndarray)):
+                raise ValueError(
+                    f"ratio_estimator {name}={value!r}: the trainer uses one value per"
+                    " batch. Pass a number (or 'auto'), and compare values with"
+                    f" GridSearchCV over ratio_estimator__{name}."
+                )
+            if isinstance(value, Real) and not math.isfinite(value):
+                raise ValueError(f"ratio_estimator {name} must be finite, got {value!r}.")
+
+
+def check_finite(X, name):
+    """NaN or inf in an array input is an error (Datasets pass unchecked)."""
+    if isinstance(X, torch.Tensor):
+        bad = X.is_floating_point() and not bool(torch.isfinite(X).all())
+    elif isinstance(X, np.ndarray) and X.dtype.kind in "fc":
+        bad = not np.isfinite(X).all()
+    else:
+        return
+    if bad:
+        raise ValueError(f"{name} contains NaN or infinity.")
+
+
+def as_array(X, name):
+    """``X_val`` as an array: DataFrames are converted; dicts and Datasets
+    are refused (the test-distribution sample is indexed per batch)."""
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    if isinstance(X, (dict, torch.utils.data.Dataset)):
+        raise TypeError(
+            f"{name} must be an array, tensor or DataFrame; got {type(X).__name__}."
+            " The test-distribution sample is drawn from in batches on the device."
+        )
+    return X if isinstance(X, torch.Tensor) else np.asarray(X)
+
+
+def check_labels(y, name):
+    """Integer class labels 0..K-1, as cross-entropy needs them."""
+    arr = y.cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must hold integer class labels 0..K-1, got dtype {arr.dtype}."
+            " Encode string or float labels first, e.g. with sklearn's LabelEncoder."
+        )
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} has negative labels; use 0..K-1.")
+    return arr
+
+
+def check_output_covers(n_outputs, y, name):
+    if y.size and y.max() >= n_outputs:
+        raise ValueError(
+            f"{name} holds label {int(y.max())}, but the module outputs {n_outputs}"
+            f" logits (labels 0..{n_outputs - 1})."
+        )
