@@ -47,7 +47,6 @@ def demo(args):
             for r in results]
     print()
     print(_table(rows, list(rows[0])))
-    os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "adiw-demo.png")
     _plot(results, data, path)
     print(f"\nplot written to {path}")
@@ -89,7 +88,7 @@ def bench(args):
         print("benchmarks/ is part of the source checkout; run from a clone.",
               file=sys.stderr)
         return 2
-    names = args.only or ["bench_estimators.py", "bench_deep.py"]
+    names = args.only or list(BENCHMARKS)
     for name in names:
         sys.argv = [name, "--out", args.out] + (["--quick"] if args.quick else []) + \
             ["--device", args.device]
@@ -97,23 +96,74 @@ def bench(args):
     return 0
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
+    return value
+
+
+def _device(text):
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"not a torch device: {text!r} (e.g. cpu, cuda, cuda:1)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: CUDA is not available on this machine")
+    return text
+
+
+def _check_out(parser, path):
+    """The output folder is usable before any training starts."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"--out {path!r} is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        parser.error(f"--out {path!r} cannot be created: {e.strerror}")
+    if not os.access(path, os.W_OK):
+        parser.error(f"--out {path!r} is not writable")
+
+
+BENCHMARKS = ("bench_estimators.py", "bench_deep.py")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="adiw", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="the digits joint-shift demo (about a minute on 2 cores)")
-    d.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    d.add_argument("--epochs", type=int, default=40)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--device", default="cpu", type=_device,
+                   help="torch device, e.g. cpu or cuda")
+    d.add_argument("--epochs", type=_positive_int, default=40)
+    d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--out", default=".", help="folder for the PNG")
     d.add_argument("--quick", action="store_true", help="10 epochs")
     d.set_defaults(func=demo)
     b = sub.add_parser("bench", help="estimator and deep-trainer benchmarks")
     b.add_argument("--out", default="bench-results")
-    b.add_argument("--device", default="cpu")
+    b.add_argument("--device", default="cpu", type=_device)
     b.add_argument("--quick", action="store_true")
-    b.add_argument("--only", nargs="*", help="benchmark script names")
+    b.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="SCRIPT",
+                   help=f"benchmark scripts to run: {', '.join(BENCHMARKS)}")
     b.set_defaults(func=bench)
     args = parser.parse_args(argv)
+    _check_out(sub.choices[args.command], args.out)
     return args.func(args)
 
 

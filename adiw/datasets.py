@@ -34,13 +34,25 @@ def make_gaussian_shift(n_train=1000, n_test=1000, n_features=2, *, shift=1.0,
     >>> X_tr.shape, X_te.shape, w.shape
     ((5, 2), (3, 2), (5,))
     """
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("n_features", n_features)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
     rng = check_random_state(random_state)
     mu = np.zeros(n_features)
     if np.ndim(shift) == 0:
         mu[0] = shift
+    elif np.shape(shift) != (n_features,):
+        raise ValueError(f"shift must be a float or have shape ({n_features},),"
+                         f" got shape {np.shape(shift)}.")
     else:
         mu[:] = shift
+    if np.ndim(scale) not in (0, 1) or (np.ndim(scale) == 1 and len(scale) != n_features):
+        raise ValueError(f"scale must be a float or have shape ({n_features},),"
+                         f" got shape {np.shape(scale)}.")
     s = np.broadcast_to(np.asarray(scale, dtype=float), (n_features,))
+    if not (np.all(np.isfinite(s)) and np.all(s > 0) and np.all(np.isfinite(mu))):
+        raise ValueError("scale must be finite and > 0 and shift finite;"
+                         f" got scale={scale!r}, shift={shift!r}.")
     X_train = rng.normal(size=(n_train, n_features))
     X_test = mu + s * rng.normal(size=(n_test, n_features))
     log_w = (norm.logpdf(X_train, loc=mu, scale=s) - norm.logpdf(X_train)).sum(1)
@@ -48,7 +60,7 @@ def make_gaussian_shift(n_train=1000, n_test=1000, n_features=2, *, shift=1.0,
 
 
 def _check_rate(rate):
-    if not 0 <= rate < 1:
+    if not (np.isfinite(rate) and 0 <= rate < 1):
         raise ValueError(f"noise rate must be in [0, 1), got {rate}.")
 
 
@@ -133,6 +145,13 @@ def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
     >>> d.X_val.shape, round(float(d.flipped.mean()), 1)
     ((100, 64), 0.4)
     """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}: both"
+                         " the training and the test pool need samples.")
+    if not (np.isfinite(imbalance) and imbalance >= 1):
+        raise ValueError(f"imbalance must be a finite number >= 1, got {imbalance!r}.")
+    if not isinstance(n_val_per_class, (int, np.integer)) or n_val_per_class < 1:
+        raise ValueError(f"n_val_per_class must be an integer >= 1, got {n_val_per_class!r}.")
     rng = check_random_state(random_state)
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
@@ -142,6 +161,11 @@ def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
     test_pool, train_pool = order[:n_test_pool], order[n_test_pool:]
     priors = np.linspace(1.0, 1.0 / imbalance, K)
     train_idx = train_pool[sample_class_prior(y[train_pool], priors, random_state=rng)]
+    fewest = min(np.sum(y[test_pool] == c) for c in range(K))
+    if n_val_per_class >= fewest:
+        raise ValueError(
+            f"n_val_per_class={n_val_per_class} leaves no test sample: the test pool"
+            f" (test_fraction={test_fraction}) holds {fewest} of its rarest class.")
     val_idx = np.concatenate([rng.choice(test_pool[y[test_pool] == c], n_val_per_class,
                                          replace=False) for c in range(K)])
     rest = np.setdiff1d(test_pool, val_idx)

@@ -48,25 +48,43 @@ class RunResult:
     weights: np.ndarray = None
 
 
+def _n_batches(n, batch_size):
+    return -(-n // batch_size)
+
+
 def run(method, *, seed=0, epochs=40, model="mlp", batch_size=64, lr=0.05,
         device="cpu", track_test=True, data=None, verbose=0, **options):
-    """Train one method on the digits joint-shift task and measure it."""
+    """Train one method on the digits joint-shift task and measure it.
+
+    The baselines are what their names say: ``erm`` is a plain unweighted
+    network on the concatenation of the training and validation sets (no
+    extra validation batch per step); ``val_only`` trains on the validation
+    sample alone for as many optimizer steps as the weighting methods take
+    (``epochs`` times their batches per epoch), not for ``epochs`` passes
+    over its 100 samples. The weighting methods use the whole validation
+    sample (``val_holdout=0``): every method sees the same clean data, and
+    accuracy is measured on the separate test set.
+    """
     data = load_digits_shift(random_state=seed) if data is None else data
     torch.manual_seed(seed)
     kwargs = dict(METHODS[method])
     kwargs.update(options)
     callbacks = [TestAccuracy(data.X_test, data.y_test)] if track_test else []
+    X, y, fit = data.X_train, data.y_train, {"X_val": data.X_val, "y_val": data.y_val}
+    steps = epochs * _n_batches(len(data.y_train), batch_size)
+    if method == "erm":
+        X = np.concatenate([data.X_train, data.X_val])
+        y = np.concatenate([data.y_train, data.y_val])
+        fit = {}
+    elif method == "val_only":
+        X, y, fit = data.X_val, data.y_val, {}
+        epochs = -(-steps // _n_batches(len(y), batch_size))
+    kwargs.setdefault("val_holdout", 0.0)
     net = DynamicIWClassifier(
         MODELS[model], max_epochs=epochs, batch_size=batch_size, lr=lr,
         optimizer=torch.optim.SGD, optimizer__momentum=0.9, device=device,
         callbacks=callbacks, verbose=verbose, **kwargs,
     )
-    X, y, fit = data.X_train, data.y_train, {"X_val": data.X_val, "y_val": data.y_val}
-    if method == "erm":
-        X = np.concatenate([data.X_train, data.X_val])
-        y = np.concatenate([data.y_train, data.y_val])
-    elif method == "val_only":
-        X, y, fit = data.X_val, data.y_val, {}
     start = time.perf_counter()
     net.fit(X, y, **fit)
     fit_time = time.perf_counter() - start

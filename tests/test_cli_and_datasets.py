@@ -1,0 +1,66 @@
+"""The command line and the dataset generators refuse bad arguments up front."""
+
+import numpy as np
+import pytest
+
+from adiw import cli
+from adiw.datasets import load_digits_shift, make_gaussian_shift, pair_flip
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Any training would fail the test: arguments must be refused first."""
+    def boom(args):
+        raise AssertionError("started")
+    monkeypatch.setattr(cli, "demo", boom)
+    monkeypatch.setattr(cli, "bench", boom)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "--epochs", "0"], "must be at least 1"),
+    (["demo", "--epochs", "ten"], "invalid int value"),
+    (["demo", "--seed", "-1"], "must be in [0, 2**32)"),
+    (["demo", "--device", "gpu0"], "not a torch device"),
+    (["bench", "--only"], "expected at least one argument"),
+    (["bench", "--only", "bench_nothing.py"], "invalid choice"),
+])
+def test_bad_arguments_are_argparse_errors(argv, message, capsys, no_training):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_out_must_be_a_writable_folder(tmp_path, capsys, no_training):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--out", str(a_file)])
+    assert "is a file, not a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--out", str(a_file / "below")])
+    assert "cannot be created" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(scale=0.0), "scale must be finite and > 0"),
+    (dict(scale=[1.0, -1.0]), "scale must be finite and > 0"),
+    (dict(shift=np.nan), "shift finite"),
+    (dict(shift=[1.0, 2.0, 3.0]), "shift must be a float or have shape"),
+    (dict(n_features=0), "n_features must be an integer >= 1"),
+])
+def test_gaussian_shift_rejects_degenerate_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_gaussian_shift(10, 10, kwargs.pop("n_features", 2), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(test_fraction=1.0), "test_fraction"), (dict(test_fraction=0.0), "test_fraction"),
+    (dict(imbalance=0.5), "imbalance"), (dict(n_val_per_class=0), "n_val_per_class"),
+    (dict(n_val_per_class=500), "leaves no test sample"), (dict(noise_rate=1.0), "noise rate"),
+])
+def test_digits_shift_rejects_degenerate_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_digits_shift(**kwargs)
+    with pytest.raises(ValueError, match="noise rate"):
+        pair_flip(np.zeros(5, int), np.nan)
