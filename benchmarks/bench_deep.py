@@ -54,7 +54,6 @@ def accuracy_rows(seeds, epochs, device):
                 f"{100 * vs_diw.mean():+.1f} ± {100 * se:.1f}",
             "w flipped / w clean": ("" if m in ("erm", "val_only")
                                     else f"{np.mean(w_flip[m]):.2f}"),
-            "epoch (ms)": f"{1000 * np.median(time_[m]):.0f}",
         })
     return rows
 
@@ -106,6 +105,8 @@ def cost_rows(epochs, device, rounds):
             "ADIW-KMM (ms)": f"{1000 * t['adiw-kmm']:.1f}",
             "ADIW-W1 (ms)": f"{1000 * t['adiw-w1']:.1f}",
             "DIW (ms)": f"{1000 * t['diw']:.1f}",
+            "ADIW-KMM / skorch": f"{t['adiw-kmm'] / t['skorch']:.2f}",
+            "ADIW-W1 / skorch": f"{t['adiw-w1'] / t['skorch']:.2f}",
             "ADIW / ERM train": f"{t['adiw-kmm'] / t['erm_train']:.2f}",
             "ADIW / ERM train+val": f"{t['adiw-kmm'] / t['erm']:.2f}",
             "DIW / ADIW": f"{t['diw'] / t['adiw-kmm']:.2f}",

@@ -149,11 +149,12 @@ class DynamicIWClassifier(NeuralNetClassifier):
                  representation="loss", hidden_layer=None, n_steps=3, step_scale=1.0,
                  B=50.0, eps=0.0, width_quantile=0.5, warmup_epochs=0,
                  train_on_val=True, val_batch_size=None, val_holdout=0.2,
-                 train_split=None, criterion=torch.nn.CrossEntropyLoss, **kwargs):
+                 train_split=None, criterion=torch.nn.CrossEntropyLoss, device="cpu",
+                 **kwargs):
         # Every epoch in a new order; skorch's own default keeps one order.
         kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(module, *args, criterion=criterion, train_split=train_split,
-                         **kwargs)
+                         device=device, **kwargs)
         self.ratio_estimator = ratio_estimator
         self.solver = solver
         self.representation = representation

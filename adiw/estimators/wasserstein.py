@@ -50,32 +50,23 @@ class WassersteinRatio(BaseRatioEstimator):
         Entropic blur ``epsilon`` as a fraction of the median pairwise
         distance; a list is chosen by stratified ``cv``-fold held-out score.
         ``"auto"`` is 0.1 here and 0.2 per batch inside
-        :class:`~adiw.deep.DynamicIWClassifier` (digits benchmark: 0.3
-        points below DIW against 0.9 at 0.1). Standalone, 0.1 against 0.2
-        on the Gaussian benchmarks (three draws): mean shift at d = 2 in the
-        input space 0.15 against 0.32; the default projection under a scale
-        change of all coordinates 0.09 against 0.28 (d = 5) and 0.42 against
-        0.72 (d = 10), equal under a mean shift. Held-out W1 prefers 0.2, so
-        it is not left to ``cv``.
+        :class:`~adiw.deep.DynamicIWClassifier`, each chosen on its
+        benchmark's tuning draws (docs/benchmarks.md, tuning protocol).
     projection : {"subspace", "max-sliced"} or None, default="subspace"
         Where the transport cost is measured. Empirical W1 converges at rate
         n^(-1/d), so in the input space (None) the matching is mostly noise
-        from unshifted coordinates once d grows (NMSE 0.91 at d = 10 on the
-        Gaussian mean-shift benchmark). "max-sliced" uses the one direction
-        whose projections differ most in W1; "subspace" adds further
-        orthogonal max-sliced directions while each differs by more than
-        1.25 times its level between two halves of the training sample
-        (``directions_``). On the Gaussian benchmarks at n = 1000 (NMSE,
-        subspace / max-sliced / input space): mean shift at d = 10 keeps one
-        direction, 0.12 / 0.12 / 0.91; a scale change of all ten
-        coordinates keeps all (the input space, rotated), 0.41 / 0.96 /
-        0.41; mean of one and scale of another coordinate keeps one or two,
-        0.36 / 0.38 / 0.82. It loses where the input space is already small:
-        a scale change of two of five coordinates, 0.45 / 0.75 / 0.27 (its
-        directions are found to within 20-30 degrees). Applies to
-        :meth:`fit`; the deep trainer's per-batch transport uses the
-        representation as it is.
-    B : float, default=1000.0
+        from unshifted coordinates once d grows. "max-sliced" uses the one
+        direction whose projections differ most in W1; "subspace" adds
+        further orthogonal max-sliced directions while each differs by more
+        than 1.25 times its level between two halves of the training sample
+        (``directions_``): a mean shift keeps one direction, a scale change
+        of every coordinate keeps all (the input space, rotated). It loses
+        where the input space is already small, e.g. a scale change of two
+        of five coordinates (its directions are found to within 20-30
+        degrees); the benchmarks page compares the three on four shifts.
+        Applies to :meth:`fit`; the deep trainer's per-batch transport uses
+        the representation as it is.
+    B : float >= 1, default=1000.0
     eps : float or None, default=None
         Mean band; None means ``(sqrt(n) - 1) / sqrt(n)``.
     cv : int, default=3
