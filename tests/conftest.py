@@ -2,6 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from adiw.datasets import load_digits_shift
+from adiw.deep import DynamicIWClassifier
+from adiw.models import MLP
+
 
 @pytest.fixture
 def rng():
@@ -27,3 +31,16 @@ def gaussian_shift(n=1000, d=2, seed=0):
 def nmse(w_hat, w):
     a, b = w_hat / w_hat.mean(), w / w.mean()
     return np.mean((a - b) ** 2) / np.mean((1 - b) ** 2)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """The digits joint-shift task of the deep-trainer tests."""
+    return load_digits_shift(random_state=0)
+
+
+def make_net(**kw):
+    """A small DynamicIWClassifier on the digits MLP; ``kw`` overrides."""
+    base = dict(module=MLP, max_epochs=2, batch_size=64, lr=0.05, verbose=0)
+    base.update(kw)
+    return DynamicIWClassifier(**base)

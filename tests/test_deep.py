@@ -8,25 +8,12 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from skorch import NeuralNetClassifier
-from skorch.dataset import Dataset
-from skorch.helper import predefined_split
 
-from adiw.datasets import load_digits_shift
 from adiw.deep import DynamicIWClassifier
 from adiw.estimators import KLIEPRatio, KMMRatio, ULSIFRatio, WassersteinRatio
 from adiw.models import MLP
 from adiw.utils import Unsliced
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits_shift(random_state=0)
-
-
-def make_net(**kw):
-    base = dict(module=MLP, max_epochs=2, batch_size=64, lr=0.05, verbose=0)
-    base.update(kw)
-    return DynamicIWClassifier(**base)
+from conftest import make_net
 
 
 @pytest.mark.parametrize("options", [dict(solver="none"), dict(B=1.0, eps=0.0),

@@ -11,7 +11,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.tree import DecisionTreeClassifier
 
 from adiw._core.objectives import QuadraticObjective
-from adiw._core.projection import project_weights
 from adiw._core.solver import fista
 from adiw.datasets import make_gaussian_shift
 from adiw.estimators import (
