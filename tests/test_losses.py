@@ -1,0 +1,101 @@
+"""RGDLoss and PolyTailedLoss against direct formulas (values and gradients)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from adiw.losses import PolyTailedLoss, RGDLoss
+from conftest import make_net
+
+
+@pytest.fixture
+def batch():
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(32, 5, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    y = torch.randint(0, 5, (32,), generator=g)
+    return logits, y
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.0, 3.0])
+def test_rgd_against_the_formula(batch, tau):
+    logits, y = batch
+    got = RGDLoss(tau=tau, reduction="none")(logits, y)
+    l = F.cross_entropy(logits, y, reduction="none")
+    g = torch.exp(torch.minimum(l, torch.tensor(tau, dtype=l.dtype)) / (tau + 1)).detach()
+    torch.testing.assert_close(got, g * l)
+    assert torch.all((g >= 1) & (g < math.e))
+    # the gradient flows through l only: that of sum(g * l) with g constant
+    grad, = torch.autograd.grad(got.sum(), logits)
+    ref, = torch.autograd.grad((g * l).sum(), logits)
+    torch.testing.assert_close(grad, ref)
+    torch.testing.assert_close(RGDLoss(tau=tau)(logits, y), (g * l).mean())
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args")   # the legacy form, on purpose
+def test_rgd_refuses_batch_reduced_criteria(batch):
+    logits, y = batch
+    with pytest.raises(ValueError, match="per-sample criterion"):
+        RGDLoss(criterion=nn.CrossEntropyLoss(reduce=True))
+    with pytest.raises(ValueError, match="per-sample criterion"):
+        RGDLoss(criterion=nn.CrossEntropyLoss())
+
+    class BatchMean(nn.Module):
+        reduction = "none"                  # says so, but is not
+
+        def forward(self, input, target):
+            return F.cross_entropy(input, target)
+
+    with pytest.raises(ValueError, match="one loss per sample"):
+        RGDLoss(criterion=BatchMean())(logits, y)
+
+
+def margin_loss_by_hand(logits, y, alpha):
+    out = []
+    for z, t in zip(logits.tolist(), y.tolist()):
+        v = z[t] - max(z[k] for k in range(len(z)) if k != t)
+        out.append(math.log1p(math.exp(-v)) / math.log1p(math.exp(-1)) if v <= 1 else v ** -alpha)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0])
+def test_poly_tailed_against_the_formula(batch, alpha):
+    logits, y = batch
+    got = PolyTailedLoss(alpha=alpha, reduction="none")(logits, y)
+    torch.testing.assert_close(got, margin_loss_by_hand(logits, y, alpha))
+    # gradient against finite differences of the per-sample formula
+    grad, = torch.autograd.grad(got.sum(), logits)
+    h = 1e-6
+    for i, k in [(0, 0), (3, 2), (7, 4)]:
+        up, down = logits.detach().clone(), logits.detach().clone()
+        up[i, k] += h
+        down[i, k] -= h
+        fd = (margin_loss_by_hand(up, y, alpha).sum() - margin_loss_by_hand(down, y, alpha).sum())
+        assert grad[i, k].item() == pytest.approx(fd.item() / (2 * h), rel=1e-4, abs=1e-7)
+
+
+def test_poly_tailed_is_continuous_and_binary_logits_work():
+    v = torch.tensor([1.0 - 1e-9, 1.0, 1.0 + 1e-9, -50.0, 0.0], dtype=torch.float64)
+    two = torch.stack([torch.zeros_like(v), v], 1)
+    loss = PolyTailedLoss(reduction="none")(two, torch.ones(5, dtype=torch.long))
+    assert torch.all(torch.isfinite(loss))
+    assert loss[:3].tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-8)
+    binary = PolyTailedLoss(reduction="none")(v, torch.ones(5, dtype=torch.long))
+    torch.testing.assert_close(binary, loss)
+    torch.testing.assert_close(PolyTailedLoss(reduction="none")(v[:, None],
+                                                                torch.zeros(5, dtype=torch.long)),
+                               PolyTailedLoss(reduction="none")(-v, torch.ones(5, dtype=torch.long)))
+
+
+@pytest.mark.parametrize("criterion, params", [(RGDLoss, {"criterion__tau": 0.5}),
+                                               (PolyTailedLoss, {"criterion__alpha": 2.0})])
+def test_losses_plug_into_skorch_and_compose_with_weights(digits, criterion, params):
+    net = make_net(criterion=criterion, max_epochs=2, **params)
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    assert net.criterion_.reduction == "none"         # weights multiply per-sample losses
+    w = net.sample_weights()
+    assert np.all(np.isfinite(w)) and np.std(w) > 0
+    assert np.all(np.isfinite(net.history[:, "train_loss"]))
