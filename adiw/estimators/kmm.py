@@ -161,8 +161,8 @@ class KMMRatio(BaseRatioEstimator):
         subsample of at most ``max_points`` training points, so the search
         costs O(max_points^2) whatever n). The fit's own width is chosen to
         match kernel means and is often far too wide to carry weights to
-        new points (Gaussian mean shift at d = 2: NMSE 0.73 on fresh points
-        against 0.11 in-sample)."""
+        new points (the benchmarks page compares the weights at fresh points
+        with the training weights)."""
         rng = check_random_state(self.random_state)
         n = Xtr.shape[0]
         idx = torch.as_tensor(np.sort(rng.choice(n, min(n, max_points), replace=False)),
