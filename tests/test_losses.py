@@ -99,3 +99,81 @@ def test_losses_plug_into_skorch_and_compose_with_weights(digits, criterion, par
     w = net.sample_weights()
     assert np.all(np.isfinite(w)) and np.std(w) > 0
     assert np.all(np.isfinite(net.history[:, "train_loss"]))
+
+
+# ---- known weights and weight powers (issue 10, part 2) ---------------------
+def _train_by_hand(digits, weights, epochs=2, lr=0.05, batch=64):
+    """Plain torch: the same initialisation, batches and SGD, with the loss
+    mean(w_i * l_i) -- the independent reference for sample_weight."""
+    from adiw.models import MLP
+
+    torch.manual_seed(0)
+    module = MLP()
+    opt = torch.optim.SGD(module.parameters(), lr=lr)
+    X, y = torch.as_tensor(digits.X_train), torch.as_tensor(digits.y_train)
+    w = torch.as_tensor(weights, dtype=torch.float32)
+    for _ in range(epochs):
+        for s in range(0, len(y), batch):
+            opt.zero_grad()
+            losses = F.cross_entropy(module(X[s:s + batch]), y[s:s + batch], reduction="none")
+            (w[s:s + batch] * losses).mean().backward()
+            opt.step()
+    return module
+
+
+def _fixed_weight_net(digits, weights, **kw):
+    torch.manual_seed(0)
+    net = make_net(solver="none", iterator_train__shuffle=False, val_holdout=0.0, **kw)
+    return net.fit(digits.X_train, digits.y_train, sample_weight=weights)
+
+
+def test_sample_weight_is_the_weighted_loss(digits):
+    w = np.random.default_rng(0).uniform(0, 3, size=len(digits.y_train)).astype(np.float32)
+    net = _fixed_weight_net(digits, w)                   # no X_val needed
+    ref = _train_by_hand(digits, w)
+    for p, q in zip(net.module_.parameters(), ref.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(net.sample_weights(), w)
+
+
+def test_weight_power_is_the_explicit_power(digits):
+    w = np.random.default_rng(1).uniform(0, 2, size=len(digits.y_train)).astype(np.float32)
+    powered = _fixed_weight_net(digits, w, weight_power=1.5)
+    explicit = _fixed_weight_net(digits, w ** 1.5)
+    for p, q in zip(powered.module_.parameters(), explicit.module_.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_known_weights_need_solver_none(digits):
+    with pytest.raises(ValueError, match='needs solver="none"'):
+        make_net().fit(digits.X_train, digits.y_train, X_val=digits.X_val,
+                       y_val=digits.y_val, sample_weight=np.ones(len(digits.y_train)))
+    with pytest.raises(ValueError, match="shape"):
+        _fixed_weight_net(digits, np.ones(5))
+    with pytest.raises(ValueError, match="non-negative"):
+        _fixed_weight_net(digits, -np.ones(len(digits.y_train)))
+
+
+def test_history_shows_when_the_training_data_are_separated(digits):
+    net = make_net(solver="none", max_epochs=60, lr=0.1, optimizer=torch.optim.SGD,
+                   optimizer__momentum=0.9)
+    net.fit(digits.X_train[:200], digits.y_train_clean[:200])
+    acc, margin = net.history[:, "iw_train_acc"], net.history[:, "iw_margin_min"]
+    assert acc[0] < 0.9 and acc[-1] == 1.0
+    assert margin[0] < 0 < margin[-1]          # separated: every margin positive
+
+
+def test_importance_weighted_estimator_weight_power():
+    from sklearn.linear_model import Ridge
+
+    from adiw.estimators import ImportanceWeightedEstimator, KMMRatio
+
+    r = np.random.default_rng(0)
+    X, X_te = r.normal(size=(100, 2)), r.normal(0.5, 1, size=(80, 2))
+    y = X[:, 0] + r.normal(size=100)
+    base = ImportanceWeightedEstimator(KMMRatio(), Ridge()).fit(X, y, X_test=X_te)
+    squared = ImportanceWeightedEstimator(KMMRatio(), Ridge(), weight_power=2.0)
+    squared.fit(X, y, X_test=X_te)
+    np.testing.assert_allclose(squared.weights_, base.weights_ ** 2)
+    ref = Ridge().fit(X, y, sample_weight=base.weights_ ** 2)
+    np.testing.assert_allclose(squared.estimator_.coef_, ref.coef_)

@@ -43,6 +43,7 @@ def check_options(net):
         _real(net, "eps", 0)
     _real(net, "width_quantile", 0, 1, low_open=True)
     _real(net, "val_holdout", 0, 1, high_open=True)
+    _real(net, "weight_power", 0)
     ratio = net.ratio_estimator
     if isinstance(ratio, type):
         raise TypeError(f"ratio_estimator must be an instance, e.g. {ratio.__name__}(),"
@@ -110,3 +111,15 @@ def check_output_covers(n_outputs, y, name):
             f"{name} holds label {int(y.max())}, but the module outputs {n_outputs}"
             f" logits (labels 0..{n_outputs - 1})."
         )
+
+
+def check_sample_weight(sample_weight, n):
+    """Known per-sample weights: 1-D, one per training sample, finite, >= 0."""
+    w = np.asarray(sample_weight.cpu() if isinstance(sample_weight, torch.Tensor)
+                   else sample_weight, dtype=np.float32)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), one weight per training"
+                         f" sample; got {w.shape}.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative.")
+    return w

@@ -9,7 +9,10 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sequential
 from skorch.utils import to_tensor
 
 from ..utils import unwrap_fit_sample
-from .checks import as_array, check_finite, check_labels, check_options, check_output_covers
+from .checks import (
+    as_array, check_finite, check_labels, check_options, check_output_covers,
+    check_sample_weight,
+)
 from .representations import OutputCapture, resolve_representation
 from .updater import BatchWeightUpdater
 from .weight_store import WeightStore
@@ -69,7 +72,9 @@ class DynamicIWClassifier(NeuralNetClassifier):
     solver : {"adiw", "diw", "none"}, default="adiw"
         "adiw": few warm-started steps; "diw": solve the same objective to
         convergence from w = 1 on every batch (the DIW baseline); "none":
-        uniform weights (ERM).
+        no learned weights: uniform (ERM), or the known weights passed as
+        ``fit(X, y, sample_weight=w)`` (class-prior ratios, an estimator's
+        ``weights_``), in which case ``X_val`` is optional.
     representation : {"loss", "softmax_label", "hidden"} or callable, default="loss"
         What the divergence compares: the per-sample loss, the softmax
         output concatenated with the one-hot label, the output of the
@@ -111,6 +116,11 @@ class DynamicIWClassifier(NeuralNetClassifier):
         Fraction of ``X_val`` held out for skorch's validation (a stratified
         split with a fixed seed); 0 uses all of it for training and
         weighting and reports no validation.
+    weight_power : float >= 0, default=1.0
+        The loss is weighted by ``w ** weight_power`` (exponentiated weights,
+        Wang et al. 2022: with a polynomially tailed loss, powers above 1
+        keep the weights from fading once the training data are separated).
+        ``sample_weights()`` returns the weights before the power.
     device : str, default="cpu"
         A torch device ("cpu", "cuda", "cuda:1"); everything, weights
         included, stays on it. skorch has no "auto"; pass
@@ -128,8 +138,12 @@ class DynamicIWClassifier(NeuralNetClassifier):
         sample, in training order.
     history : skorch History
         Per epoch: ``w_mean``, ``w_max``, ``w_ess`` (effective sample size
-        (sum w)^2 / sum w^2 as a fraction of n) and ``iw_objective`` (the
-        mean per-batch divergence at the updated weights).
+        (sum w)^2 / sum w^2 as a fraction of n), ``iw_objective`` (the
+        mean per-batch divergence at the updated weights), and, on the
+        training batches as they are trained, ``iw_train_acc`` and
+        ``iw_margin_min`` (the smallest margin ``z_y - max_{k != y} z_k``:
+        positive once the network separates its training data, from which
+        point cross-entropy forgets the weights).
 
     Examples
     --------
@@ -149,8 +163,8 @@ class DynamicIWClassifier(NeuralNetClassifier):
                  representation="loss", hidden_layer=None, n_steps=3, step_scale=1.0,
                  B=50.0, eps=0.0, width_quantile=0.5, warmup_epochs=0,
                  train_on_val=True, val_batch_size=None, val_holdout=0.2,
-                 train_split=None, criterion=torch.nn.CrossEntropyLoss, device="cpu",
-                 **kwargs):
+                 weight_power=1.0, train_split=None, criterion=torch.nn.CrossEntropyLoss,
+                 device="cpu", **kwargs):
         # Every epoch in a new order; skorch's own default keeps one order.
         kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(module, *args, criterion=criterion, train_split=train_split,
@@ -168,6 +182,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
         self.train_on_val = train_on_val
         self.val_batch_size = val_batch_size
         self.val_holdout = val_holdout
+        self.weight_power = weight_power
 
     # skorch moves these between devices and pickles them with torch.save.
     cuda_dependent_attributes_ = NeuralNetClassifier.cuda_dependent_attributes_ + [
@@ -229,7 +244,8 @@ class DynamicIWClassifier(NeuralNetClassifier):
 
     #: Fit-time state on the device; rebuilt by every fit, never pickled
     #: (a CUDA tensor among the plain attributes would not load on a CPU).
-    _TRANSIENT = ("_val", "_val_gen", "_epoch_objective", "_epoch_batches", "_represent")
+    _TRANSIENT = ("_val", "_val_gen", "_epoch_objective", "_epoch_batches", "_represent",
+                  "_epoch_correct", "_epoch_seen", "_epoch_margin")
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -283,9 +299,11 @@ class DynamicIWClassifier(NeuralNetClassifier):
         X[INDEX_KEY] = np.arange(n)
         return super().get_dataset(X, y)
 
-    def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **fit_params):
+    def get_split_datasets(self, X, y=None, X_val=None, y_val=None, sample_weight=None,
+                           **fit_params):
         """Train on (X, y); weight against the test-distribution sample; report
-        validation on its held-out part (``val_holdout``)."""
+        validation on its held-out part (``val_holdout``). With
+        ``solver="none"``, ``sample_weight`` fixes the weights."""
         self._check_options()
         X_val = unwrap_fit_sample(X_val, X, "X_val")
         y_val = unwrap_fit_sample(y_val, y, "y_val")
@@ -301,6 +319,15 @@ class DynamicIWClassifier(NeuralNetClassifier):
         dataset_train = self.get_dataset(X, y)
         n = len(dataset_train)
         self.weight_store_.resize(n, device=self.device)
+        if self.solver == "none":
+            # Known weights (or none): fixed for this fit, never carried over.
+            self.weight_store_.weights = (
+                torch.ones(n, device=self.device) if sample_weight is None
+                else to_tensor(check_sample_weight(sample_weight, n), device=self.device))
+        elif sample_weight is not None:
+            raise ValueError(
+                f'sample_weight fixes the weights; it needs solver="none", not'
+                f" solver={self.solver!r}, which learns them.")
         self._val = None
         dataset_valid = None
         if X_val is not None:
@@ -321,9 +348,16 @@ class DynamicIWClassifier(NeuralNetClassifier):
             if len(report):
                 dataset_valid = self.get_dataset(X_val[report], y_val[report])
         self._val_gen = torch.Generator(device="cpu").manual_seed(0)
+        self._reset_epoch_stats()
+        return dataset_train, dataset_valid
+
+    def _reset_epoch_stats(self):
+        """Per-epoch accumulators, on the device (read once per epoch)."""
         self._epoch_objective = torch.zeros((), device=self.device)
         self._epoch_batches = 0
-        return dataset_train, dataset_valid
+        self._epoch_correct = torch.zeros((), device=self.device)
+        self._epoch_seen = 0
+        self._epoch_margin = torch.full((), float("inf"), device=self.device)
 
     def _holdout_split(self, y_val):
         """Indices of X_val used for training and weighting, and of the part
@@ -439,6 +473,9 @@ class DynamicIWClassifier(NeuralNetClassifier):
                 self._epoch_objective += value
                 self._epoch_batches += 1
         weights = (w if weighting else store[idx]).to(losses.dtype)
+        if self.weight_power != 1:
+            weights = weights ** self.weight_power
+        self._track_fit(logits.detach(), yi)
         if use_val and self.train_on_val:
             loss = ((weights * losses).sum() + losses_v.sum()) / (n + losses_v.shape[0])
         else:
@@ -455,19 +492,35 @@ class DynamicIWClassifier(NeuralNetClassifier):
         return {"loss": loss, "y_pred": y_pred}
 
     # ---- reporting --------------------------------------------------------
+    def _track_fit(self, logits, y):
+        """Accuracy and smallest margin ``z_y - max_{k != y} z_k`` on the
+        training batches as they are trained: once every margin is positive
+        the data are separated, and with cross-entropy the weights' effect
+        fades from there on."""
+        self._epoch_correct += (logits.argmax(1) == y).sum()
+        self._epoch_seen += y.shape[0]
+        if logits.shape[1] > 1:
+            z_y = logits.gather(1, y[:, None])[:, 0]
+            rest = logits.scatter(1, y[:, None], float("-inf")).max(1).values
+            self._epoch_margin = torch.minimum(self._epoch_margin, (z_y - rest).min())
+
     def on_epoch_end(self, net, **kwargs):
         w = self.weight_store_.weights
         total = w.sum()
         stats = torch.stack([w.mean(), w.max(), total**2 / (w * w).sum() / w.numel(),
-                             self._epoch_objective / max(self._epoch_batches, 1)])
-        mean, wmax, ess, obj = stats.tolist()            # one sync per epoch
+                             self._epoch_objective / max(self._epoch_batches, 1),
+                             self._epoch_correct / max(self._epoch_seen, 1),
+                             self._epoch_margin.to(w.dtype)])
+        mean, wmax, ess, obj, acc, margin = stats.tolist()   # one sync per epoch
         self.history.record("w_mean", mean)
         self.history.record("w_max", wmax)
         self.history.record("w_ess", ess)
         if self._epoch_batches:
             self.history.record("iw_objective", obj)
-        self._epoch_objective = torch.zeros((), device=self.device)
-        self._epoch_batches = 0
+        if self._epoch_seen:
+            self.history.record("iw_train_acc", acc)
+            self.history.record("iw_margin_min", margin)
+        self._reset_epoch_stats()
         super().on_epoch_end(net, **kwargs)
 
     def sample_weights(self):

@@ -1,9 +1,11 @@
 """Using the weights: importance-weighted fitting and IWCV scoring."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metadata_routing import (
     MetadataRouter, MethodMapping, _routing_enabled, process_routing,
 )
@@ -35,13 +37,19 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         Any :mod:`adiw.estimators` estimator (unfitted).
     estimator : estimator
         Must accept ``sample_weight`` in ``fit``.
+    weight_power : float >= 0, default=1.0
+        ``estimator`` is fitted with ``w ** weight_power`` (0: unweighted;
+        between 0 and 1: flattened weights, a bias-variance trade-off;
+        above 1: exponentiated weights, as Wang et al. (2022) use against
+        fading in over-parameterised models).
 
     Attributes
     ----------
     ratio_estimator_ : fitted ratio estimator
     estimator_ : fitted estimator
     weights_ : ndarray of shape (n_samples,)
-        The weights ``estimator_`` was fitted with.
+        The weights ``estimator_`` was fitted with (after ``weight_power``
+        and any routed ``sample_weight``).
 
     Examples
     --------
@@ -59,11 +67,13 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         "ratio_estimator": [HasMethods(["fit", "predict_weights"])],
         "estimator": [HasMethods(["fit"])],
+        "weight_power": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, ratio_estimator, estimator):
+    def __init__(self, ratio_estimator, estimator, *, weight_power=1.0):
         self.ratio_estimator = ratio_estimator
         self.estimator = estimator
+        self.weight_power = weight_power
 
     def fit(self, X, y, X_test=None, **fit_params):
         """Fit the ratio on (X, X_test), then the estimator with the weights.
@@ -95,7 +105,7 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
             routed = Bunch(estimator=Bunch(fit=fit_params))
         self.ratio_estimator_ = clone(self.ratio_estimator).fit(X, X_test)
         inner = dict(routed.estimator.fit)
-        weights = self.ratio_estimator_.weights_
+        weights = self.ratio_estimator_.weights_ ** self.weight_power
         user_weight = inner.pop("sample_weight", None)
         if user_weight is not None:
             weights = weights * np.asarray(user_weight, dtype=float)
