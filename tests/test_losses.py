@@ -177,3 +177,25 @@ def test_importance_weighted_estimator_weight_power():
     np.testing.assert_allclose(squared.weights_, base.weights_ ** 2)
     ref = Ridge().fit(X, y, sample_weight=base.weights_ ** 2)
     np.testing.assert_allclose(squared.estimator_.coef_, ref.coef_)
+
+
+# ---- static importance weighting (issue 10, part 3) -------------------------
+def test_static_weights_are_a_standalone_fit_on_the_representations(digits):
+    from adiw.estimators import KMMRatio
+
+    # lr=0: the network never changes, so the representations the static fit
+    # saw after the warm-up epoch are those of the initial network
+    torch.manual_seed(0)
+    net = make_net(solver="static", warmup_epochs=1, max_epochs=2, lr=0.0,
+                   ratio_estimator=KMMRatio(), val_holdout=0.0)
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    module = net.module_.eval()
+    with torch.no_grad():
+        def losses(X, y):
+            return F.cross_entropy(module(torch.as_tensor(X)), torch.as_tensor(y),
+                                   reduction="none").numpy()[:, None]
+        ref = KMMRatio().fit(losses(digits.X_train, digits.y_train),
+                             losses(digits.X_val, digits.y_val)).weights_
+    np.testing.assert_allclose(net.sample_weights(), ref, rtol=1e-4, atol=1e-5)
+    assert np.std(ref) > 0.01
+    assert "iw_objective" not in net.history[-1]          # no per-batch update ran

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-SOLVERS = ("adiw", "diw", "none")
+SOLVERS = ("adiw", "diw", "static", "none")
 
 
 def _real(net, name, low, high=math.inf, *, low_open=False, high_open=False):

@@ -69,9 +69,13 @@ class DynamicIWClassifier(NeuralNetClassifier):
         The divergence and its hyperparameters (``ratio_estimator__gamma``
         etc.); None means ``KMMRatio()``. A numeric ``gamma`` is used as
         is; ``"auto"`` applies ``width_quantile`` per batch.
-    solver : {"adiw", "diw", "none"}, default="adiw"
+    solver : {"adiw", "diw", "static", "none"}, default="adiw"
         "adiw": few warm-started steps; "diw": solve the same objective to
-        convergence from w = 1 on every batch (the DIW baseline); "none":
+        convergence from w = 1 on every batch (the DIW baseline); "static":
+        after ``warmup_epochs`` of ERM, fit the ratio estimator once on the
+        representations of the whole training set against the whole
+        ``X_val`` (forward passes in eval mode) and keep those weights
+        (``static_estimator_``); "none":
         no learned weights: uniform (ERM), or the known weights passed as
         ``fit(X, y, sample_weight=w)`` (class-prior ratios, an estimator's
         ``weights_``), in which case ``X_val`` is optional.
@@ -256,7 +260,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
     def _check_options(self):
         check_options(self)
         self._represent = resolve_representation(self.representation)
-        if self.solver != "none":
+        if self.solver in ("adiw", "diw"):
             from ..estimators import KMMRatio
 
             ratio = KMMRatio() if self.ratio_estimator is None else self.ratio_estimator
@@ -319,12 +323,13 @@ class DynamicIWClassifier(NeuralNetClassifier):
         dataset_train = self.get_dataset(X, y)
         n = len(dataset_train)
         self.weight_store_.resize(n, device=self.device)
-        if self.solver == "none":
-            # Known weights (or none): fixed for this fit, never carried over.
+        if self.solver in ("none", "static"):
+            # Known weights (or none; static weights come after the warm-up):
+            # fixed for this fit, never carried over.
             self.weight_store_.weights = (
                 torch.ones(n, device=self.device) if sample_weight is None
                 else to_tensor(check_sample_weight(sample_weight, n), device=self.device))
-        elif sample_weight is not None:
+        if sample_weight is not None and self.solver != "none":
             raise ValueError(
                 f'sample_weight fixes the weights; it needs solver="none", not'
                 f" solver={self.solver!r}, which learns them.")
@@ -401,8 +406,22 @@ class DynamicIWClassifier(NeuralNetClassifier):
             return losses.mean()
         return (sample_weight * losses).mean()
 
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train=dataset_train,
+                               dataset_valid=dataset_valid, **kwargs)
+        if self.solver == "static" and len(self.history) == self.warmup_epochs + 1:
+            from ..estimators import KMMRatio
+            from .static import fit_static_weights
+
+            ratio = KMMRatio() if self.ratio_estimator is None else self.ratio_estimator
+            self.static_estimator_ = fit_static_weights(self, dataset_train, ratio)
+            self.weight_store_.weights = torch.as_tensor(
+                self.static_estimator_.weights_, dtype=self.weight_store_.weights.dtype,
+                device=self.device)
+
     def _weighting_active(self):
-        return self.solver != "none" and len(self.history) > self.warmup_epochs
+        """Whether the per-batch update runs (static weights are fixed)."""
+        return self.solver in ("adiw", "diw") and len(self.history) > self.warmup_epochs
 
     def _val_batch(self):
         X_val, y_val = self._val
