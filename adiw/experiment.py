@@ -8,7 +8,7 @@ import torch
 from skorch.callbacks import Callback
 
 from .datasets import load_digits_shift
-from .deep import DynamicIWClassifier
+from .deep import DIWReferenceClassifier, DynamicIWClassifier
 from .estimators import KLIEPRatio, KMMRatio, ULSIFRatio, WassersteinRatio
 from .models import MODELS
 
@@ -21,6 +21,12 @@ METHODS = {
     "adiw-kl": dict(solver="adiw", ratio_estimator=KLIEPRatio()),
     "adiw-lsif": dict(solver="adiw", ratio_estimator=ULSIFRatio()),
     "adiw-w1": dict(solver="adiw", ratio_estimator=WassersteinRatio()),
+}
+#: Baselines beyond the demo's set (bench_deep.py runs them too).
+EXTRA_METHODS = {
+    # warm-up chosen on seeds 10-11 among 1, 5, 10, 20 (0.794, 0.889, 0.884, 0.885)
+    "static": dict(solver="static", ratio_estimator=KMMRatio(), warmup_epochs=5),
+    "diw-reference": dict(net_class=DIWReferenceClassifier, ratio_estimator=KMMRatio()),
 }
 
 
@@ -67,8 +73,9 @@ def run(method, *, seed=0, epochs=40, model="mlp", batch_size=64, lr=0.05,
     """
     data = load_digits_shift(random_state=seed) if data is None else data
     torch.manual_seed(seed)
-    kwargs = dict(METHODS[method])
+    kwargs = dict({**METHODS, **EXTRA_METHODS}[method])
     kwargs.update(options)
+    net_class = kwargs.pop("net_class", DynamicIWClassifier)
     callbacks = [TestAccuracy(data.X_test, data.y_test)] if track_test else []
     X, y, fit = data.X_train, data.y_train, {"X_val": data.X_val, "y_val": data.y_val}
     steps = epochs * _n_batches(len(data.y_train), batch_size)
@@ -80,7 +87,7 @@ def run(method, *, seed=0, epochs=40, model="mlp", batch_size=64, lr=0.05,
         X, y, fit = data.X_val, data.y_val, {}
         epochs = -(-steps // _n_batches(len(y), batch_size))
     kwargs.setdefault("val_holdout", 0.0)
-    net = DynamicIWClassifier(
+    net = net_class(
         MODELS[model], max_epochs=epochs, batch_size=batch_size, lr=lr,
         optimizer=torch.optim.SGD, optimizer__momentum=0.9, device=device,
         callbacks=callbacks, verbose=verbose, **kwargs,
@@ -89,7 +96,7 @@ def run(method, *, seed=0, epochs=40, model="mlp", batch_size=64, lr=0.05,
     net.fit(X, y, **fit)
     fit_time = time.perf_counter() - start
     acc = float(np.mean(net.predict(data.X_test) == data.y_test))
-    w = net.sample_weights()
+    w = net.sample_weights()[:len(data.y_train)]     # DIW-reference appends X_val
     result = RunResult(
         method=method, seed=seed, test_acc=acc, fit_time=fit_time,
         epoch_time=float(np.median(net.history[:, "dur"])),

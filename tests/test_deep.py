@@ -217,3 +217,18 @@ def test_batch_update_is_the_shared_solver_on_the_estimators_objective(ratio):
     assert w.mean().item() == pytest.approx(1.0, abs=1e-5)
     # weights move towards the validation losses: small training losses gain
     assert w[Z_tr[:, 0] < 1].mean() > w[Z_tr[:, 0] > 2].mean()
+
+
+def test_diw_reference_preset(digits):
+    from adiw.deep import DIWReferenceClassifier
+
+    net = DIWReferenceClassifier(MLP, max_epochs=2, batch_size=64, lr=0.05, verbose=0)
+    params = net.get_params()
+    assert (params["solver"], params["width_quantile"], params["eps"], params["warmup_epochs"],
+            params["train_on_val"], params["val_holdout"]) == ("diw", 0.01, None, 1, False, 0.0)
+    net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    w = net.sample_weights()
+    # the validation samples are appended to the training set and weighted
+    assert len(w) == len(digits.y_train) + len(digits.y_val)
+    assert np.std(w[-len(digits.y_val):]) > 0 and np.all(np.isfinite(w))
+    assert clone(net).get_params()["width_quantile"] == 0.01
