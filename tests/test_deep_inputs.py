@@ -33,7 +33,7 @@ def fit_untrained(digits, X=None, y=None, X_val=None, y_val=None, **options):
     (dict(n_steps=0), "n_steps"), (dict(eps=-0.1), "eps"),
     (dict(width_quantile=0.0), "width_quantile"), (dict(width_quantile=1.5), "width_quantile"),
     (dict(val_batch_size=0), "val_batch_size"), (dict(B=np.nan), "B must"),
-    (dict(B=0.5), "B must"), (dict(step_scale=np.inf), "step_scale"),
+    (dict(B=0.5), "caps every weight"), (dict(step_scale=np.inf), "step_scale"),
     (dict(val_holdout=1.0), "val_holdout"), (dict(solver="qp"), "solver"),
     (dict(ratio_estimator=KMMRatio(gamma=-1.0)), "gamma"),
     (dict(ratio_estimator=KMMRatio(gamma=[0.1, 1.0])), "one value per"),

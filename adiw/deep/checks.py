@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from .._core.projection import check_feasible
+
 SOLVERS = ("adiw", "diw", "static", "none")
 
 
@@ -38,9 +40,10 @@ def check_options(net):
     _integer(net, "warmup_epochs", 0)
     _integer(net, "val_batch_size", 1, allow_none=True)
     _real(net, "step_scale", 0, low_open=True)
-    _real(net, "B", 1)
+    _real(net, "B", 0, low_open=True)
     if net.eps is not None:
         _real(net, "eps", 0)
+    check_feasible(net.B, net.eps)
     _real(net, "width_quantile", 0, 1, low_open=True)
     _real(net, "val_holdout", 0, 1, high_open=True)
     _real(net, "weight_power", 0)

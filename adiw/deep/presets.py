@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from ..utils import unwrap_fit_sample
 from .classifier import DynamicIWClassifier
 
 
@@ -48,11 +49,10 @@ class DIWReferenceClassifier(DynamicIWClassifier):
     def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **fit_params):
         """Append the validation samples to the training set, then split as
         :class:`DynamicIWClassifier` does."""
-        from ..utils import unwrap_fit_sample
-
         X_val = unwrap_fit_sample(X_val, X, "X_val")
         y_val = unwrap_fit_sample(y_val, y, "y_val")
-        if X_val is not None and y_val is not None and not isinstance(X, (dict, torch.utils.data.Dataset)):
+        if X_val is not None and y_val is not None \
+                and not isinstance(X, (dict, torch.utils.data.Dataset)):
             X = np.concatenate([np.asarray(X), np.asarray(X_val, dtype=np.asarray(X).dtype)])
             y = np.concatenate([np.asarray(y), np.asarray(y_val)])
         return super().get_split_datasets(X, y, X_val=X_val, y_val=y_val, **fit_params)

@@ -7,6 +7,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from .._core.backend import to_numpy
+from .classifier import INDEX_KEY
 
 
 @torch.no_grad()
@@ -31,7 +32,7 @@ def fit_static_weights(net, dataset_train, ratio_estimator):
         Z_tr, index = [], []
         for batch in net.get_iterator(dataset_train, training=False):
             Xi, yi = unpack_data(batch)
-            index.append(np.asarray(Xi["adiw_index"]))       # each sample's position
+            index.append(np.asarray(Xi[INDEX_KEY]))          # each sample's position
             Z_tr.append(_represent(net, Xi, to_tensor(yi, device=net.device)))
         Z_tr = to_numpy(torch.cat(Z_tr))[np.argsort(np.concatenate(index), kind="stable")]
         X_val, y_val = net._val
