@@ -141,7 +141,8 @@ def _check_out(parser, path):
         parser.error(f"--out {path!r} is not writable")
 
 
-BENCHMARKS = ("bench_estimators.py", "bench_deep.py", "bench_fading.py", "bench_rgd.py")
+BENCHMARKS = ("bench_estimators.py", "bench_deep.py", "bench_fading.py", "bench_rgd.py",
+              "bench_shifts.py")
 
 
 def main(argv=None):

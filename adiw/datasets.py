@@ -123,14 +123,17 @@ def sample_class_prior(y, priors, n=None, *, random_state=None):
 
 
 def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
-                      n_val_per_class=10, test_fraction=0.4, random_state=0):
+                      n_val_per_class=10, test_fraction=0.4, train_input_noise=0.0,
+                      random_state=0):
     """Joint-shift benchmark on scikit-learn's bundled 8x8 digits.
 
     Training: noisy labels (pair or symmetric flips at ``noise_rate``) and a
     class prior that falls linearly from 1 to ``1 / imbalance`` over the
     classes. Test distribution: clean labels, uniform classes. A small clean
     validation sample (``n_val_per_class`` per class) is drawn from the test
-    distribution.
+    distribution. ``train_input_noise`` > 0 adds Gaussian noise of that
+    standard deviation to the training inputs only (clipped to [0, 1]): a
+    covariate shift in the inputs on top of the label shift.
 
     Returns
     -------
@@ -150,6 +153,8 @@ def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
                          " the training and the test pool need samples.")
     if not (np.isfinite(imbalance) and imbalance >= 1):
         raise ValueError(f"imbalance must be a finite number >= 1, got {imbalance!r}.")
+    if not (np.isfinite(train_input_noise) and train_input_noise >= 0):
+        raise ValueError(f"train_input_noise must be finite and >= 0, got {train_input_noise!r}.")
     if not isinstance(n_val_per_class, (int, np.integer)) or n_val_per_class < 1:
         raise ValueError(f"n_val_per_class must be an integer >= 1, got {n_val_per_class!r}.")
     rng = check_random_state(random_state)
@@ -174,8 +179,12 @@ def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
     if noise not in flip:
         raise ValueError(f"noise must be 'pair' or 'symmetric', got {noise!r}.")
     y_train, flipped = flip[noise](y[train_idx], noise_rate, K, random_state=rng)
+    X_train = X[train_idx]
+    if train_input_noise > 0:
+        X_train = np.clip(X_train + rng.normal(0, train_input_noise, X_train.shape), 0, 1)
+        X_train = X_train.astype(np.float32)
     return Bunch(
-        X_train=X[train_idx], y_train=y_train.astype(np.int64),
+        X_train=X_train, y_train=y_train.astype(np.int64),
         y_train_clean=y[train_idx].astype(np.int64), flipped=flipped,
         X_val=X[val_idx], y_val=y[val_idx].astype(np.int64),
         X_test=X[test_idx], y_test=y[test_idx].astype(np.int64), n_classes=K,

@@ -64,3 +64,15 @@ def test_digits_shift_rejects_degenerate_arguments(kwargs, message):
         load_digits_shift(**kwargs)
     with pytest.raises(ValueError, match="noise rate"):
         pair_flip(np.zeros(5, int), np.nan)
+
+
+def test_train_input_noise_shifts_only_the_training_inputs():
+    clean = load_digits_shift(random_state=3)
+    noisy = load_digits_shift(random_state=3, train_input_noise=0.3)
+    assert np.all((noisy.X_train >= 0) & (noisy.X_train <= 1))
+    assert np.abs(noisy.X_train - clean.X_train).mean() > 0.1
+    np.testing.assert_array_equal(noisy.y_train, clean.y_train)
+    np.testing.assert_array_equal(noisy.X_test, clean.X_test)
+    np.testing.assert_array_equal(noisy.X_val, clean.X_val)
+    with pytest.raises(ValueError, match="train_input_noise"):
+        load_digits_shift(train_input_noise=-1.0)
