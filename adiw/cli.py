@@ -96,24 +96,17 @@ def bench(args):
     return 0
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
-    return value
+def _int_in(low, high=None, message=None):
+    """An argparse type: an int in [low, high)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < low or (high is not None and value >= high):
+            raise argparse.ArgumentTypeError(f"{message}, got {value}")
+        return value
+    return parse
 
 
 def _device(text):
@@ -151,8 +144,8 @@ def main(argv=None):
     d = sub.add_parser("demo", help="the digits joint-shift demo (about a minute on 2 cores)")
     d.add_argument("--device", default="cpu", type=_device,
                    help="torch device, e.g. cpu or cuda")
-    d.add_argument("--epochs", type=_positive_int, default=40)
-    d.add_argument("--seed", type=_seed, default=0)
+    d.add_argument("--epochs", type=_int_in(1, message="must be at least 1"), default=40)
+    d.add_argument("--seed", type=_int_in(0, 2**32, "must be in [0, 2**32)"), default=0)
     d.add_argument("--out", default=".", help="folder for the PNG")
     d.add_argument("--quick", action="store_true", help="10 epochs")
     d.set_defaults(func=demo)

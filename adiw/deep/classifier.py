@@ -226,6 +226,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
             )
         super().initialize_module()
         self.weight_store_ = WeightStore().to(self.device)
+        self._capture = None
         if self.representation == "hidden":
             modules = dict(self.module_.named_modules())
             if self.hidden_layer not in modules:
@@ -244,12 +245,17 @@ class DynamicIWClassifier(NeuralNetClassifier):
     def _hidden_output(self):
         if self.representation != "hidden":
             return None
-        return dict(self.module_.named_modules())[self.hidden_layer]._adiw_capture.output
+        # Looked up once per fit (or after unpickling), not on every batch.
+        capture = getattr(self, "_capture", None)
+        if capture is None:
+            capture = dict(self.module_.named_modules())[self.hidden_layer]._adiw_capture
+            self._capture = capture
+        return capture.output
 
     #: Fit-time state on the device; rebuilt by every fit, never pickled
     #: (a CUDA tensor among the plain attributes would not load on a CPU).
     _TRANSIENT = ("_val", "_val_gen", "_epoch_objective", "_epoch_batches", "_represent",
-                  "_epoch_correct", "_epoch_seen", "_epoch_margins")
+                  "_epoch_correct", "_epoch_seen", "_epoch_margins", "_capture")
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -261,11 +267,8 @@ class DynamicIWClassifier(NeuralNetClassifier):
         check_options(self)
         self._represent = resolve_representation(self.representation)
         if self.solver in ("adiw", "diw"):
-            from ..estimators import KMMRatio
-
-            ratio = KMMRatio() if self.ratio_estimator is None else self.ratio_estimator
             self.weight_updater_ = BatchWeightUpdater(
-                ratio, solver=self.solver, n_steps=self.n_steps,
+                self._ratio_estimator(), solver=self.solver, n_steps=self.n_steps,
                 step_scale=self.step_scale, B=self.B, eps=self.eps,
                 width_quantile=self.width_quantile,
             )
@@ -312,8 +315,8 @@ class DynamicIWClassifier(NeuralNetClassifier):
         X_val = unwrap_fit_sample(X_val, X, "X_val")
         y_val = unwrap_fit_sample(y_val, y, "y_val")
         check_finite(X, "X")
-        if y is not None and not isinstance(X, torch.utils.data.Dataset):
-            check_labels(y, "y")
+        y_labels = (check_labels(y, "y")
+                    if y is not None and not isinstance(X, torch.utils.data.Dataset) else None)
         if X_val is None and self.solver != "none":
             raise ValueError(
                 "DynamicIWClassifier.fit needs the labelled test-distribution "
@@ -349,7 +352,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
             # One host-to-device copy per fit; batches are drawn on device.
             self._val = (to_tensor(X_val[use], device=self.device),
                          to_tensor(y_val[use], device=self.device))
-            self._check_output_size(y_val, y)
+            self._check_output_size(y_val, y_labels)
             if len(report):
                 dataset_valid = self.get_dataset(X_val[report], y_val[report])
         self._val_gen = torch.Generator(device="cpu").manual_seed(0)
@@ -378,16 +381,17 @@ class DynamicIWClassifier(NeuralNetClassifier):
         use, report = next(splitter(1, test_size=k, random_state=0).split(np.zeros(m), y_val))
         return np.sort(use), np.sort(report)
 
-    def _check_output_size(self, y_val, y):
-        """Labels the module cannot output are an error before training."""
+    def _check_output_size(self, y_val, y_labels):
+        """Labels the module cannot output are an error before training
+        (``y_labels``: the training labels when they are an array, else None)."""
         with torch.no_grad():
             was_training = self.module_.training
             self.module_.eval()
             n_out = self.infer(self._val[0][:1]).shape[1]
             self.module_.train(was_training)
         check_output_covers(n_out, y_val, "y_val")
-        if y is not None and not isinstance(y, torch.utils.data.Dataset):
-            check_output_covers(n_out, check_labels(y, "y"), "y")
+        if y_labels is not None:
+            check_output_covers(n_out, y_labels, "y")
 
     def infer(self, x, **fit_params):
         if isinstance(x, dict) and INDEX_KEY in x:
@@ -410,14 +414,19 @@ class DynamicIWClassifier(NeuralNetClassifier):
         super().on_epoch_begin(net, dataset_train=dataset_train,
                                dataset_valid=dataset_valid, **kwargs)
         if self.solver == "static" and len(self.history) == self.warmup_epochs + 1:
-            from ..estimators import KMMRatio
             from .static import fit_static_weights
 
-            ratio = KMMRatio() if self.ratio_estimator is None else self.ratio_estimator
-            self.static_estimator_ = fit_static_weights(self, dataset_train, ratio)
+            self.static_estimator_ = fit_static_weights(self, dataset_train,
+                                                        self._ratio_estimator())
             self.weight_store_.weights = torch.as_tensor(
                 self.static_estimator_.weights_, dtype=self.weight_store_.weights.dtype,
                 device=self.device)
+
+    def _ratio_estimator(self):
+        """The divergence: ``ratio_estimator``, or ``KMMRatio()`` for None."""
+        from ..estimators import KMMRatio
+
+        return KMMRatio() if self.ratio_estimator is None else self.ratio_estimator
 
     def _weighting_active(self):
         """Whether the per-batch update runs (static weights are fixed)."""

@@ -340,9 +340,13 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         constant, for the true ratio r): a yardstick for any ratio with an
         extension to new points.
         """
-        w_tr = self._predict_weights(X_tr) if len(X_tr) else np.zeros(0)
-        w_te = self._predict_weights(X_te) if len(X_te) else np.zeros(0)
-        return -0.5 * w_tr**2, w_te
+        w_te = self._weights_or_empty(X_te)
+        return -0.5 * self._weights_or_empty(X_tr)**2, w_te
+
+    def _weights_or_empty(self, X):
+        """``_predict_weights(X)``; an empty array for an empty sample (a
+        held-out fold with one domain scores the other as empty)."""
+        return self._predict_weights(X) if len(X) else np.zeros(0)
 
     # ---- helpers for subclasses ------------------------------------------
     def _torch(self):
@@ -359,7 +363,7 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         return to_tensor(_check_range(np.asarray(X, dtype=np.float64) - self._center, dtype),
                          device, dtype)
 
-    def _warn_unconverged(self, status, n_iter, what="the solver"):
+    def _warn_unconverged(self, status, n_iter):
         """ConvergenceWarning for a solve that did not converge."""
         if status == "converged":
             return
@@ -367,7 +371,7 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
                   "stalled": f"stalled after {n_iter} iteration(s): the line search"
                              " shrank the step below the iterate's resolution"}[status]
         warnings.warn(
-            f"{type(self).__name__}: {what} {reason} without converging; the weights"
+            f"{type(self).__name__}: the solver {reason} without converging; the weights"
             " may be far from the optimum. Raise max_iter, loosen tol, or check the"
             " data's scale and the hyperparameters.", ConvergenceWarning, stacklevel=3,
         )

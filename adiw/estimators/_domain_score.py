@@ -17,7 +17,7 @@ def domain_log_likelihood_terms(estimator, X_tr, X_te):
     share_te = r / (1.0 + r)
 
     def p_test(X):
-        w = estimator._predict_weights(X) if len(X) else np.zeros(0)
+        w = estimator._weights_or_empty(X)
         return np.clip(r * w / (r * w + 1.0), 1e-15, 1 - 1e-15)
 
     return (1 - share_te) * np.log1p(-p_test(X_tr)), share_te * np.log(p_test(X_te))

@@ -92,7 +92,7 @@ class ClassifierRatio(BaseRatioEstimator):
             # is certain of their domain in-sample; out of fold it is not.
             proba = cross_val_predict(est, X, domain, cv=StratifiedKFold(n_splits),
                                       method="predict_proba")
-            p = proba[:n, int(np.flatnonzero(np.unique(domain) == 1)[0])]
+            p = proba[:n, 1]                   # columns in class order: 0, 1
             saturated = np.mean((p < 1e-6) | (p > 1 - 1e-6))
             if saturated > 0.1:
                 warnings.warn(

@@ -201,5 +201,5 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
         ``E_te[log w] - E_tr[w] + 1``: the test log-likelihood of the
         weighted training density, with the normalisation as a penalty
         (equal to KLIEP's normalised criterion when ``E_tr[w] = 1``)."""
-        w_te = np.maximum(self._predict_weights(X_te), _LOG_FLOOR)
-        return 1.0 - self._predict_weights(X_tr), np.log(w_te)
+        w_te = np.maximum(self._weights_or_empty(X_te), _LOG_FLOOR)
+        return 1.0 - self._weights_or_empty(X_tr), np.log(w_te)

@@ -69,7 +69,7 @@ class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
         """Terms of the negative held-out squared-loss criterion
         ``-[(1-alpha)/2 E_tr[r^2] + alpha/2 E_te[r^2] - E_te[r]]``."""
         a = self._alpha()
-        r_tr, r_te = self._predict_weights(X_tr), self._predict_weights(X_te)
+        r_tr, r_te = self._weights_or_empty(X_tr), self._weights_or_empty(X_te)
         return -(1 - a) / 2 * r_tr**2, r_te - a / 2 * r_te**2
 
     def _predict_weights(self, X):

@@ -85,7 +85,7 @@ class NearestNeighborRatio(BaseRatioEstimator):
         return c_te / np.maximum(c_tr, 1) / self.prior_ratio_
 
     def _predict_weights(self, X):
-        return self._ratio(X, own=0) if len(X) else np.zeros(0)
+        return self._ratio(X, own=0)
 
     def _score_terms(self, X_tr, X_te):
         """Per-point held-out log-likelihood of the domain labels."""
