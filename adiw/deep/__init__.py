@@ -1,7 +1,10 @@
 """Deep learning under distribution shift with dynamic importance weights."""
 
+from .beta_mixture import BetaMixture
 from .classifier import DynamicIWClassifier
+from .interpolation import WeightInterpolation, fit_temperature
 from .presets import DIWReferenceClassifier
 from .weight_store import WeightStore
 
-__all__ = ["DIWReferenceClassifier", "DynamicIWClassifier", "WeightStore"]
+__all__ = ["BetaMixture", "DIWReferenceClassifier", "DynamicIWClassifier",
+           "WeightInterpolation", "WeightStore", "fit_temperature"]
