@@ -2,9 +2,11 @@
 
 from .beta_mixture import BetaMixture
 from .classifier import DynamicIWClassifier
+from .distributed import DistributedDynamicIWClassifier
 from .interpolation import WeightInterpolation, fit_temperature
 from .presets import DIWReferenceClassifier
 from .weight_store import WeightStore
 
-__all__ = ["BetaMixture", "DIWReferenceClassifier", "DynamicIWClassifier",
+__all__ = ["BetaMixture", "DIWReferenceClassifier", "DistributedDynamicIWClassifier",
+           "DynamicIWClassifier",
            "WeightInterpolation", "WeightStore", "fit_temperature"]

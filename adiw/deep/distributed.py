@@ -1,0 +1,228 @@
+"""Data-parallel DynamicIWClassifier over several processes (torchrun, gloo / NCCL).
+
+Built on ``torch.distributed`` directly rather than skorch's Accelerate
+integration: the parts that matter here are adiw's own, namely which rank
+sees which sample, how the per-sample weight store is merged, and how the
+validation batches are drawn, and Accelerate's data-loader sharding pads
+the last batch with duplicates, which would give a sample two conflicting
+weight updates. Gradients are averaged with one all-reduce of a flat buffer
+per step, which is what DDP computes; the module stays unwrapped, so
+``save_params``, pickling and ``predict`` are those of one process.
+"""
+
+import os
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from skorch.callbacks import PrintLog
+from skorch.dataset import Dataset
+from torch.utils.data import DataLoader, Sampler
+
+from .classifier import DynamicIWClassifier
+
+
+def _world():
+    """(rank, world size) of the current process group, (0, 1) without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def shard_batches(n, batch_size, rank, world_size, seed, epoch):
+    """This rank's batches of one epoch: index arrays that, over the ranks,
+    cover ``range(n)`` exactly once.
+
+    One permutation, seeded by ``(seed, epoch)`` and so identical on every
+    rank, is dealt out round-robin. No sample is repeated to even the shards
+    out (a duplicate would get two conflicting weight updates); instead every
+    rank splits its shard into the same number of batches, sized within one
+    sample of each other, so that the ranks take the same number of
+    gradient steps.
+
+    Parameters
+    ----------
+    n, batch_size, rank, world_size, seed, epoch : int
+
+    Returns
+    -------
+    list of ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from adiw.deep.distributed import shard_batches
+    >>> parts = [shard_batches(10, 2, r, 3, seed=0, epoch=1) for r in range(3)]
+    >>> [len(p) for p in parts], sorted(np.concatenate(sum(parts, [])).tolist()) == list(range(10))
+    ([2, 2, 2], True)
+    """
+    if n < world_size:
+        raise ValueError(f"{n} training samples cannot be shared by {world_size} processes.")
+    g = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
+    order = torch.randperm(n, generator=g).numpy()
+    shard = order[rank::world_size]
+    n_batches = -(-(-(-n // world_size)) // batch_size)      # ceil(ceil(n / W) / b)
+    n_batches = min(n_batches, n // world_size)              # never an empty batch
+    return np.array_split(shard, n_batches)
+
+
+class EpochShards(Sampler):
+    """This rank's batches, drawn anew by :func:`shard_batches` on every pass.
+
+    skorch builds the training loader once per fit and iterates it once per
+    epoch, so the epoch is read when iteration starts (``epoch``, a callable),
+    and ``on_draw`` is told which samples this rank will see.
+    """
+
+    def __init__(self, n, batch_size, rank, world_size, seed, epoch, on_draw, as_lists=False):
+        self.args = (n, batch_size, rank, world_size, seed)
+        self.epoch, self.on_draw, self.as_lists = epoch, on_draw, as_lists
+
+    def __iter__(self):
+        batches = shard_batches(*self.args, epoch=self.epoch())
+        self.on_draw(np.concatenate(batches))
+        return iter([b.tolist() for b in batches] if self.as_lists else batches)
+
+    def __len__(self):
+        return len(shard_batches(*self.args, epoch=0))
+
+
+class DistributedDynamicIWClassifier(DynamicIWClassifier):
+    """:class:`DynamicIWClassifier` trained data-parallel on several processes.
+
+    Launch the same script on every process, e.g.
+    ``torchrun --nproc-per-node 4 train.py``: the class joins the process
+    group that ``torchrun`` describes (``gloo`` on CPU, ``NCCL`` when
+    ``device`` is CUDA; on GPUs each process takes ``cuda:LOCAL_RANK``), or
+    uses one you initialised yourself. Started without a launcher it is
+    exactly a :class:`DynamicIWClassifier`.
+
+    Each process trains on its shard of every epoch (:func:`shard_batches`):
+    over the processes every training sample is visited once per epoch.
+    Gradients are averaged over the processes at every step, as in DDP, so
+    ``batch_size`` is per process: the global batch is
+    ``world_size * batch_size``. Each process draws its own validation
+    batches. The per-sample weights a process updates are merged at the end
+    of every epoch: every process then holds the same complete vector, and
+    warm starts continue from it, as in one process. Weight statistics in
+    ``history`` are computed from that merged vector, and the per-epoch
+    objective and training-fit statistics are combined over the processes;
+    ``train_loss`` is each process's own. Only rank 0 prints.
+
+    Parameters
+    ----------
+    module, **kwargs
+        As :class:`DynamicIWClassifier`.
+    """
+
+    _TRANSIENT = DynamicIWClassifier._TRANSIENT + ("_shard", "_shard_seed")
+
+    # ---- process group ------------------------------------------------------
+    def _join_process_group(self):
+        if dist.is_available() and not dist.is_initialized() \
+                and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            cuda = str(self.device).startswith("cuda")
+            if cuda:
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            dist.init_process_group("nccl" if cuda else "gloo")
+        return _world()
+
+    def initialize_module(self):
+        self.rank_, self.world_size_ = self._join_process_group()
+        super().initialize_module()
+        if self.world_size_ > 1:          # one starting point on every rank, as DDP
+            with torch.no_grad():
+                for tensor in self.module_.state_dict().values():
+                    dist.broadcast(tensor, src=0)
+        return self
+
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        if getattr(self, "rank_", 0) != 0:
+            self.callbacks_ = [(k, cb) for k, cb in self.callbacks_
+                               if not isinstance(cb, PrintLog)]
+        return self
+
+    # ---- data ---------------------------------------------------------------
+    def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **fit_params):
+        # Every fit looks again: a net unpickled in one process trains alone.
+        self.rank_, self.world_size_ = self._join_process_group()
+        out = super().get_split_datasets(X, y, X_val=X_val, y_val=y_val, **fit_params)
+        # Different validation batches on every rank (rank 0 draws what one
+        # process would).
+        self._val_gen.manual_seed(self.rank_)
+        if self.world_size_ > 1:
+            seed = torch.randint(2 ** 31 - 1, (1,))       # the sharding seed: rank 0's
+            dist.broadcast(seed, src=0)
+            self._shard_seed = int(seed)
+        return out
+
+    def get_iterator(self, dataset, training=False):
+        if not training or self.world_size_ == 1:
+            return super().get_iterator(dataset, training=training)
+        batch_size = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        array_data = type(dataset) is Dataset      # one fancy index per batch
+        shards = EpochShards(len(dataset), batch_size, self.rank_, self.world_size_,
+                             self._shard_seed, epoch=lambda: len(self.history),
+                             on_draw=self._set_shard, as_lists=not array_data)
+        if array_data:
+            return DataLoader(dataset, batch_size=None, sampler=shards)
+        return DataLoader(dataset, batch_sampler=shards)
+
+    def _set_shard(self, indices):
+        self._shard = indices
+
+    # ---- training -----------------------------------------------------------
+    def train_step_single(self, batch, **fit_params):
+        step = super().train_step_single(batch, **fit_params)
+        if self.world_size_ > 1:
+            self._average_gradients()
+        return step
+
+    def _average_gradients(self):
+        params = [p for p in self.module_.parameters() if p.requires_grad]
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                          for p in params])
+        dist.all_reduce(flat)
+        flat /= self.world_size_
+        offset = 0
+        for p in params:
+            p.grad = flat[offset:offset + p.numel()].view_as(p).clone()
+            offset += p.numel()
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.world_size_ > 1:
+            self._merge_weights()
+            self._merge_epoch_stats()
+        super().on_epoch_end(net, **kwargs)
+
+    def _merge_weights(self):
+        """Each entry from the rank that saw it: the ranks' shards are disjoint,
+        so a sum of masked vectors is exact (x + 0 + ... + 0 = x)."""
+        store = self.weight_store_.weights
+        mine = torch.zeros(store.shape[0], dtype=torch.bool, device=store.device)
+        mine[torch.as_tensor(self._shard, device=store.device)] = True
+        merged = torch.where(mine, store, torch.zeros_like(store))
+        dist.all_reduce(merged)
+        self.weight_store_.weights = merged
+
+    def _merge_epoch_stats(self):
+        dev = self._epoch_correct.device
+        sums = torch.stack([self._epoch_objective.to(torch.float64).to(dev),
+                            self._epoch_correct.to(torch.float64),
+                            torch.tensor(float(self._epoch_batches), dtype=torch.float64,
+                                         device=dev),
+                            torch.tensor(float(self._epoch_seen), dtype=torch.float64,
+                                         device=dev)])
+        dist.all_reduce(sums)
+        margin = (torch.stack(self._epoch_margins).min().to(torch.float64)
+                  if self._epoch_margins else torch.tensor(float("inf"), dtype=torch.float64,
+                                                           device=dev))
+        margin = margin.reshape(1).to(dev)
+        dist.all_reduce(margin, op=dist.ReduceOp.MIN)
+        self._epoch_objective = sums[0].to(self._epoch_objective.dtype)
+        self._epoch_correct = sums[1]
+        self._epoch_batches, self._epoch_seen = int(sums[2]), int(sums[3])
+        self._epoch_margins = [margin[0]] if torch.isfinite(margin[0]) else []

@@ -1,0 +1,108 @@
+"""DistributedDynamicIWClassifier: two real gloo processes under torchrun."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from adiw.datasets import load_digits_shift
+from adiw.deep import DistributedDynamicIWClassifier, DynamicIWClassifier
+from adiw.deep.distributed import shard_batches
+from adiw.models import MLP
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "ddp_train.py")
+EPOCHS = 20          # + 1 epoch of partial_fit
+
+
+def _run(out, *launcher, batch_size):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, *launcher, SCRIPT, "--out", str(out), "--epochs", str(EPOCHS),
+           "--batch-size", str(batch_size)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    one, two = tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("two")
+    _run(one, batch_size=64)
+    # Gradients are averaged over the 2 ranks: 2 x 32 is the one process's 64.
+    _run(two, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         batch_size=32)
+    load = lambda d, r: json.load(open(d / f"rank{r}.json"))  # noqa: E731
+    return load(one, 0), [load(two, 0), load(two, 1)], two
+
+
+def test_each_epoch_visits_every_sample_once_across_ranks(runs):
+    _, (r0, r1), _ = runs
+    n = len(load_digits_shift(random_state=0).y_train)
+    assert r0["world_size"] == r1["world_size"] == 2
+    assert len(r0["indices"]) == EPOCHS + 1
+    for a, b in zip(r0["indices"], r1["indices"]):
+        assert sorted(a + b) == list(range(n))
+    assert r0["indices"][0] != r0["indices"][1]          # a new shard every epoch
+
+
+def test_every_rank_holds_the_same_complete_weights(runs):
+    _, (r0, r1), _ = runs
+    w0, w1 = np.array(r0["weights"]), np.array(r1["weights"])
+    np.testing.assert_array_equal(w0, w1)
+    np.testing.assert_array_equal(r0["weights_after_fit"], r1["weights_after_fit"])
+    assert np.all(np.isfinite(w0)) and w0.min() >= 0 and w0.std() > 0.1
+    # each entry is the one its own rank wrote (not an average, not stale)
+    assert r0["own_entries_kept"] and r1["own_entries_kept"]
+    # partial_fit warm-started from the merged store and moved it
+    assert not np.array_equal(r0["weights_after_fit"], w0)
+    np.testing.assert_array_equal(r0["params"], r1["params"])   # DDP-averaged steps
+    assert r0["w_mean"] == r1["w_mean"] and r0["iw_train_acc"] == r1["iw_train_acc"]
+
+
+def test_ranks_draw_different_validation_batches(runs):
+    _, (r0, r1), _ = runs
+    assert r0["val_draws"] != r1["val_draws"]
+
+
+def test_accuracy_within_two_points_of_one_process(runs):
+    one, (r0, _), _ = runs
+    assert one["world_size"] == 1
+    assert abs(r0["test_acc"] - one["test_acc"]) <= 0.02, (r0["test_acc"], one["test_acc"])
+    assert one["test_acc"] > 0.8
+
+
+def test_rank0_saves_what_one_process_loads(runs):
+    _, (r0, _), out = runs
+    data = load_digits_shift(random_state=0)
+    net = DynamicIWClassifier(MLP).initialize()
+    net.load_params(f_params=out / "params.pt", f_weight_store=out / "weights.pt")
+    np.testing.assert_allclose(net.predict_proba(data.X_test[:20]), r0["proba"], rtol=1e-6)
+    np.testing.assert_array_equal(net.sample_weights(), np.array(r0["weights"], np.float32))
+
+
+@pytest.mark.parametrize("n, b, world", [(10, 2, 3), (710, 32, 2), (101, 64, 4), (7, 100, 7)])
+def test_shard_batches_partition_every_epoch(n, b, world):
+    for epoch in (1, 2):
+        parts = [shard_batches(n, b, r, world, seed=5, epoch=epoch) for r in range(world)]
+        flat = np.concatenate([np.concatenate(p) for p in parts])
+        assert sorted(flat.tolist()) == list(range(n))
+        assert len({len(p) for p in parts}) == 1                 # same number of steps
+        sizes = [len(batch) for p in parts for batch in p]
+        assert min(sizes) >= 1 and max(sizes) <= b
+    with pytest.raises(ValueError, match="cannot be shared"):
+        shard_batches(3, 2, 0, 4, seed=0, epoch=1)
+
+
+def test_without_a_launcher_it_is_the_one_process_trainer(digits):
+    kw = dict(max_epochs=2, batch_size=64, lr=0.05, verbose=0)
+    torch.manual_seed(0)
+    a = DistributedDynamicIWClassifier(MLP, **kw).fit(digits.X_train, digits.y_train,
+                                                     X_val=digits.X_val, y_val=digits.y_val)
+    torch.manual_seed(0)
+    b = DynamicIWClassifier(MLP, **kw).fit(digits.X_train, digits.y_train,
+                                          X_val=digits.X_val, y_val=digits.y_val)
+    assert a.world_size_ == 1
+    np.testing.assert_array_equal(a.sample_weights(), b.sample_weights())
+    np.testing.assert_array_equal(a.predict_proba(digits.X_test), b.predict_proba(digits.X_test))
