@@ -25,6 +25,23 @@ def nystroem_map(landmarks, gamma, rcond=None):
     return evecs[:, keep] / torch.sqrt(evals[keep])
 
 
-def nystroem_features(X, landmarks, gamma, feature_map):
+#: Rows of ``K(X, C)`` formed at a time: the kernel block is transient, so
+#: the peak memory is the features themselves.
+CHUNK = 16384
+
+
+def nystroem_features(X, landmarks, gamma, feature_map, chunk=CHUNK):
     """Features ``Phi`` of shape (len(X), rank) with ``Phi Phi' ~= K(X, X)``."""
-    return rbf_kernel(X, landmarks, gamma) @ feature_map
+    out = torch.empty((X.shape[0], feature_map.shape[1]), dtype=X.dtype, device=X.device)
+    for start in range(0, X.shape[0], chunk):
+        out[start:start + chunk] = rbf_kernel(X[start:start + chunk], landmarks, gamma) \
+            @ feature_map
+    return out
+
+
+def nystroem_mean(X, landmarks, gamma, feature_map, chunk=CHUNK):
+    """``nystroem_features(X, ...).mean(0)`` without holding the features."""
+    total = torch.zeros(feature_map.shape[1], dtype=X.dtype, device=X.device)
+    for start in range(0, X.shape[0], chunk):
+        total += (rbf_kernel(X[start:start + chunk], landmarks, gamma) @ feature_map).sum(0)
+    return total / X.shape[0]

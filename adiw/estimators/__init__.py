@@ -7,7 +7,7 @@ criterion, higher is better), and follows the scikit-learn estimator
 contract (``clone``, ``get_params``, pipelines, grid search).
 """
 
-from .classifier import ClassifierRatio
+from .classifier import ClassifierRatio, IncrementalLogisticRegression
 from .kliep import KLIEPRatio
 from .kmm import KMMRatio
 from .lsif import RuLSIFRatio, ULSIFRatio
@@ -18,6 +18,7 @@ from .weighted import ImportanceWeightedEstimator, make_iw_scorer
 __all__ = [
     "ClassifierRatio",
     "ImportanceWeightedEstimator",
+    "IncrementalLogisticRegression",
     "KLIEPRatio",
     "KMMRatio",
     "NearestNeighborRatio",

@@ -24,6 +24,20 @@ GAMMA_FACTORS = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: Cross-validation solves stop at this multiple of ``tol``: a held-out
 #: likelihood needs less precision than the final coefficients.
 CV_TOL_FACTOR = 10.0
+#: Likelihood cross-validation compares widths on at most this many test
+#: points (the centres and a random draw); the final fit uses them all.
+CV_MAX_TEST = 100_000
+#: Training rows of the kernel matrix formed at a time for the centres' mass.
+MASS_CHUNK = 65536
+
+
+def train_mass(Xtr, C, gamma, chunk=MASS_CHUNK):
+    """Mean kernel value of each centre over the training sample,
+    ``rbf_kernel(Xtr, C, gamma).mean(0)``, in O(chunk * n_centers) memory."""
+    total = torch.zeros(C.shape[0], dtype=Xtr.dtype, device=Xtr.device)
+    for start in range(0, Xtr.shape[0], chunk):
+        total += rbf_kernel(Xtr[start:start + chunk], C, gamma).sum(0)
+    return total / Xtr.shape[0]
 
 
 class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
@@ -43,6 +57,10 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
         (1/2, 1, 2, 4, 8). Widths are compared by likelihood
         cross-validation over the test sample (solved to ``10 * tol``);
         each fold's model uses only the centres outside its held-out points.
+        Above 100 000 test points the widths are compared on the centres
+        and a random 100 000 of the test points (the final fit uses all);
+        the training mass of each centre is accumulated over every training
+        point in row chunks.
     n_centers : int, default=100
         Kernel centres (all test points when ``n_centers >= n_test``).
     cv : int, default=5
@@ -101,19 +119,18 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
         self.dtype = dtype
         self.random_state = random_state
 
-    def _fit_coef(self, Phi_tr, Phi_te, a0=None, tol=None):
-        """Coefficients on the centres with training mass (the others stay
-        0: a centre far from every training point would need an unbounded
-        coefficient, and its normalisation weight is 0); returns
+    def _fit_coef(self, b, Phi_te, a0=None, tol=None):
+        """Coefficients on the centres with training mass ``b`` (the centres'
+        mean kernel values over the training sample); the others stay 0: a
+        centre far from every training point would need an unbounded
+        coefficient, and its normalisation weight is 0. Returns
         (coefficients, solver result).
 
         The solve runs in the shares ``alpha_l = b_l a_l`` of the training
-        mass (``b`` the centres' mean training kernel values), which live
-        on the unit simplex: in ``a`` itself the constraint ``b'a = 1``
-        mixes scales as far apart as the centres' masses, and the line
-        search stalls when a centre sits far from the training sample.
+        mass, which live on the unit simplex: in ``a`` itself the constraint
+        ``b'a = 1`` mixes scales as far apart as the centres' masses, and the
+        line search stalls when a centre sits far from the training sample.
         """
-        b = Phi_tr.mean(0)
         live = b > b.max() * torch.finfo(b.dtype).eps
         b_live = b[live]
         objective = LogLikelihoodObjective(Phi_te[:, live] / b_live)
@@ -128,60 +145,79 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
 
     def _fit(self, X_tr, X_te):
         gammas = self._gamma_candidates(X_tr, X_te, GAMMA_FACTORS)
-        # One stream for both draws: seeded alike, the fold shuffle repeated
+        # One stream for every draw: seeded alike, the fold shuffle repeated
         # the centre draw and put every centre in the first held-out fold.
         rng = check_random_state(self.random_state)
         center_idx = choose_centers(X_te, self.n_centers, rng)
         self.centers_ = X_te[center_idx]
-        Xtr, Xte, C = self._points(X_tr), self._points(X_te), self._points(self.centers_)
-        n_splits = min(self.cv, X_te.shape[0])
-        folds = list(KFold(n_splits, shuffle=True, random_state=rng).split(X_te))
-        # A held-out test point that is also a centre has its own kernel
-        # peak in the model and inflates the held-out likelihood of narrow
-        # widths: each fold uses only the centres outside it.
-        is_center = np.zeros(X_te.shape[0], bool)
-        is_center[center_idx] = True
-        position = np.cumsum(is_center) - 1
-        fold_centers = []
-        for _, held_idx in folds:
-            keep = np.ones(len(center_idx), bool)
-            keep[position[held_idx[is_center[held_idx]]]] = False
-            fold_centers.append(torch.as_tensor(keep, device=C.device))
-        scores, fold_coefs, failed = np.zeros(len(gammas)), [None] * len(folds), 0
-        best_start = None
+        Xtr, C = self._points(X_tr), self._points(self.centers_)
+        scores, best_start, failed, n_solves = None, None, 0, 0
         if len(gammas) > 1:
-            for k, g in enumerate(gammas):
-                Phi_tr, Phi_te = rbf_kernel(Xtr, C, g), rbf_kernel(Xte, C, g)
-                starts = []
-                for f, ((fit_idx, held_idx), keep) in enumerate(zip(folds, fold_centers)):
-                    # Continuation: a fold's solution at the previous width
-                    # is close to its solution at this one.
-                    prev = None if fold_coefs[f] is None else fold_coefs[f][keep]
-                    a, res_f = self._fit_coef(Phi_tr[:, keep], Phi_te[fit_idx][:, keep],
-                                              prev, tol=CV_TOL_FACTOR * self.tol)
-                    failed += not res_f.converged
-                    fold_coefs[f] = torch.zeros(C.shape[0], dtype=a.dtype, device=a.device)
-                    fold_coefs[f][keep] = a
-                    w_held = (Phi_te[held_idx][:, keep] @ a).clamp_min(_LOG_FLOOR)
-                    scores[k] += float(torch.log(w_held).mean()) / n_splits
-                    starts.append(fold_coefs[f])
-                if scores[k] >= scores[:k + 1].max():
-                    best_start = torch.stack(starts).mean(0)
-        best = int(np.argmax(scores)) if len(gammas) > 1 else 0
-        self.cv_scores_ = scores if len(gammas) > 1 else None
+            cv_idx = self._cv_subsample(X_te.shape[0], center_idx, rng)
+            scores, best_start, failed, n_solves = self._cross_validate(
+                Xtr, self._points(X_te[cv_idx]), C, np.isin(cv_idx, center_idx), gammas, rng)
+        best = int(np.argmax(scores)) if scores is not None else 0
+        self.cv_scores_ = scores
         self.gamma_ = float(gammas[best])
-        a, res = self._fit_coef(rbf_kernel(Xtr, C, self.gamma_), rbf_kernel(Xte, C, self.gamma_),
-                                best_start)
+        a, res = self._fit_coef(train_mass(Xtr, C, self.gamma_),
+                                rbf_kernel(self._points(X_te), C, self.gamma_), best_start)
         self.n_iter_ = res.n_iter
         self._warn_unconverged(res.status, res.n_iter)
         if failed:
             warnings.warn(
-                f"KLIEPRatio: {failed} of {len(gammas) * n_splits} cross-validation"
-                " solves did not converge; the width choice may be off. Raise max_iter"
-                " or loosen tol.", ConvergenceWarning, stacklevel=3)
+                f"KLIEPRatio: {failed} of {n_solves} cross-validation solves did not"
+                " converge; the width choice may be off. Raise max_iter or loosen tol.",
+                ConvergenceWarning, stacklevel=3)
         self.coef_ = to_numpy(a)
         self.weights_ = self._predict_weights(X_tr)
         return self
+
+    @staticmethod
+    def _cv_subsample(m, center_idx, rng):
+        """Test points the widths are compared on: all of them up to
+        CV_MAX_TEST, else the centres and a random draw of the others (the
+        held-out likelihood's standard error is already tiny there; the
+        final fit uses every test point)."""
+        if m <= CV_MAX_TEST:
+            return np.arange(m)
+        others = np.setdiff1d(np.arange(m), center_idx)
+        pick = rng.choice(others.shape[0], CV_MAX_TEST - len(center_idx), replace=False)
+        return np.sort(np.concatenate([center_idx, others[pick]]))
+
+    def _cross_validate(self, Xtr, Xte, C, is_center, gammas, rng):
+        """Held-out test log-likelihood per width over K folds of ``Xte``;
+        returns (scores, warm start for the final fit, failed solves, solves)."""
+        n_splits = min(self.cv, Xte.shape[0])
+        folds = list(KFold(n_splits, shuffle=True, random_state=rng).split(np.zeros(len(Xte))))
+        # A held-out test point that is also a centre has its own kernel
+        # peak in the model and inflates the held-out likelihood of narrow
+        # widths: each fold uses only the centres outside it.
+        position = np.cumsum(is_center) - 1
+        fold_centers = []
+        for _, held_idx in folds:
+            keep = np.ones(C.shape[0], bool)
+            keep[position[held_idx[is_center[held_idx]]]] = False
+            fold_centers.append(torch.as_tensor(keep, device=C.device))
+        scores, fold_coefs, failed = np.zeros(len(gammas)), [None] * len(folds), 0
+        best_start = None
+        for k, g in enumerate(gammas):
+            b, Phi_te = train_mass(Xtr, C, g), rbf_kernel(Xte, C, g)
+            starts = []
+            for f, ((fit_idx, held_idx), keep) in enumerate(zip(folds, fold_centers)):
+                # Continuation: a fold's solution at the previous width
+                # is close to its solution at this one.
+                prev = None if fold_coefs[f] is None else fold_coefs[f][keep]
+                a, res_f = self._fit_coef(b[keep], Phi_te[fit_idx][:, keep], prev,
+                                          tol=CV_TOL_FACTOR * self.tol)
+                failed += not res_f.converged
+                fold_coefs[f] = torch.zeros(C.shape[0], dtype=a.dtype, device=a.device)
+                fold_coefs[f][keep] = a
+                w_held = (Phi_te[held_idx][:, keep] @ a).clamp_min(_LOG_FLOOR)
+                scores[k] += float(torch.log(w_held).mean()) / n_splits
+                starts.append(fold_coefs[f])
+            if scores[k] >= scores[:k + 1].max():
+                best_start = torch.stack(starts).mean(0)
+        return scores, best_start, failed, len(gammas) * n_splits
 
     #: Step of the deep trainer relative to 1/L (see BaseRatioEstimator).
     #: The batch maximum-likelihood weights sharpen: on the digits benchmark

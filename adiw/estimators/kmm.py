@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_random_state
 
 from .._core.backend import to_numpy
 from .._core.kernels import rbf_from_sq_dists, rbf_kernel, rbf_matvec, sq_dists
-from .._core.nystroem import nystroem_features, nystroem_map
+from .._core.nystroem import nystroem_features, nystroem_map, nystroem_mean
 from .._core.objectives import (
     QuadraticObjective, mmd_objective, nadaraya_watson, smoother_from_sq_dists,
 )
@@ -24,6 +24,10 @@ AUTO_COMPONENTS = 500
 #: ``reg="auto"`` for a standalone fit, chosen on the Gaussian-shift NMSE
 #: benchmark (docs/index.md, "KMM has a ridge term").
 AUTO_REG = 0.003
+#: Training points the extension width is chosen on, and, above
+#: EXACT_KMM_MAX_N, the points new points are smoothed from (linear-time
+#: predict_weights and score).
+EXTENSION_POINTS = 2000
 #: Multiples of ``gamma_`` tried for the extension to new points.
 SMOOTHING_FACTORS = tuple(2.0**k for k in range(9))
 
@@ -37,7 +41,10 @@ class KMMRatio(BaseRatioEstimator):
     solution at the training points, and :meth:`predict_weights` extends
     them to new points by Nadaraya-Watson kernel smoothing with the width
     ``smoothing_gamma_`` that best predicts each training weight from the
-    others (leave-one-out). The held-out :meth:`score` is the squared-loss
+    others (leave-one-out, on a subsample of 2000 training points). Above
+    8000 training points the extension smooths from that subsample only, so
+    that :meth:`predict_weights` and :meth:`score` cost O(2000) per point
+    instead of O(n). The held-out :meth:`score` is the squared-loss
     criterion of that extension (see :meth:`BaseRatioEstimator.score`).
 
     Parameters
@@ -80,6 +87,9 @@ class KMMRatio(BaseRatioEstimator):
     eps_ : float
     smoothing_gamma_ : float
         Width of the extension to new points.
+    X_train_, extension_weights_ : ndarray
+        The points new points are smoothed from, and their weights: the
+        training sample up to 8000 points, a subsample of 2000 above.
     n_iter_ : int
         Solver iterations; a solve that stops at ``max_iter`` emits a
         ``ConvergenceWarning`` (classic KMM, ``reg=0``, often does: its
@@ -150,23 +160,29 @@ class KMMRatio(BaseRatioEstimator):
         self.n_iter_ = result.n_iter
         self._warn_unconverged(result.status, result.n_iter)
         self.weights_ = to_numpy(result.w)
-        self.X_train_ = X_tr
-        self.smoothing_gamma_ = self._loo_smoothing_gamma(Xtr, result.w)
+        sub = self._extension_subsample(n)
+        self.smoothing_gamma_ = self._loo_smoothing_gamma(Xtr, result.w, sub)
+        # Above the exact-kernel size, new points are smoothed from the
+        # subsample the width was chosen on: O(EXTENSION_POINTS) per point.
+        keep = slice(None) if n <= EXACT_KMM_MAX_N else sub
+        self.X_train_ = X_tr[keep]
+        self.extension_weights_ = self.weights_[keep]
         return self
 
-    def _loo_smoothing_gamma(self, Xtr, w, max_points=2000):
+    def _extension_subsample(self, n):
+        rng = check_random_state(self.random_state)
+        return np.sort(rng.choice(n, min(n, EXTENSION_POINTS), replace=False))
+
+    def _loo_smoothing_gamma(self, Xtr, w, sub):
         """Width of the extension to new points: the Nadaraya-Watson width,
         among ``gamma_`` times 1, 2, 4, ..., 256, that best predicts each
-        training weight from the others (leave-one-out squared error, on a
-        subsample of at most ``max_points`` training points, so the search
-        costs O(max_points^2) whatever n). The fit's own width is chosen to
+        training weight from the others (leave-one-out squared error, on the
+        subsample ``sub`` of at most ``EXTENSION_POINTS`` training points,
+        so the search costs O(EXTENSION_POINTS^2) whatever n). The fit's own width is chosen to
         match kernel means and is often far too wide to carry weights to
         new points (the benchmarks page compares the weights at fresh points
         with the training weights)."""
-        rng = check_random_state(self.random_state)
-        n = Xtr.shape[0]
-        idx = torch.as_tensor(np.sort(rng.choice(n, min(n, max_points), replace=False)),
-                              device=Xtr.device)
+        idx = torch.as_tensor(sub, device=Xtr.device)
         Z, w_sub = Xtr[idx], w[idx]
         D = sq_dists(Z, Z)
         D.fill_diagonal_(float("inf"))
@@ -201,7 +217,7 @@ class KMMRatio(BaseRatioEstimator):
             landmarks = pool[torch.as_tensor(idx, device=pool.device)]
             fmap = nystroem_map(landmarks, g)
             Phi = nystroem_features(Xtr, landmarks, g, fmap)
-            kappa = Phi @ nystroem_features(Xte, landmarks, g, fmap).mean(0)
+            kappa = Phi @ nystroem_mean(Xte, landmarks, g, fmap)
 
             def H_op(w):
                 return Phi @ (Phi.T @ w) / n**2 + (reg / n) * w
@@ -220,7 +236,7 @@ class KMMRatio(BaseRatioEstimator):
 
     def _predict_weights(self, X):
         Xq, Xtr = self._points(X), self._points(self.X_train_)
-        w = self._tensor(self.weights_)
+        w = self._tensor(self.extension_weights_)
         out = torch.empty(Xq.shape[0], dtype=Xq.dtype, device=Xq.device)
         for s in range(0, Xq.shape[0], 1024):
             out[s:s + 1024] = nadaraya_watson(Xq[s:s + 1024], Xtr, self.smoothing_gamma_) @ w

@@ -5,6 +5,7 @@ from numbers import Real
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._core.backend import to_numpy
@@ -14,10 +15,17 @@ from ._base import (
     AUTO_GAMMA_FACTORS, COMMON_CONSTRAINTS, BaseRatioEstimator, as_candidates, batch_value,
 )
 from ._kernel_model import KernelModelMixin, choose_centers
+from ._lsif_kfold import fold_sums, kfold_scores, solve
 from ._lsif_loo import lsif_loo_score
 
 #: reg="auto" candidates for leave-one-out selection.
 AUTO_REGS = (1e-3, 1e-2, 1e-1, 1.0)
+#: Above this many (left-out pairs x centres) the analytic leave-one-out,
+#: which holds several N x b matrices, gives way to K-fold CV from per-fold
+#: sums (O(b^2) memory, linear time). At b = 100 that is N > 20 000; K-fold
+#: is also the faster of the two there.
+LOO_MAX_ELEMENTS = 2_000_000
+KFOLD_SPLITS = 5
 
 
 class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
@@ -33,12 +41,51 @@ class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
         return 0.0
 
     def _fit(self, X_tr, X_te):
-        alpha = self._alpha()
         gammas = self._gamma_candidates(X_tr, X_te, AUTO_GAMMA_FACTORS)
         regs = as_candidates(self.reg, auto=AUTO_REGS)
         self.centers_ = X_te[choose_centers(X_te, self.n_centers, self.random_state)]
         Xtr, Xte, C = self._points(X_tr), self._points(X_te), self._points(self.centers_)
         self.loo_scores_ = None
+        n_pairs = min(X_tr.shape[0], X_te.shape[0])
+        self.selection_ = "loo" if n_pairs * C.shape[0] <= LOO_MAX_ELEMENTS else "kfold"
+        if self.selection_ == "kfold":
+            self._fit_from_fold_sums(Xtr, Xte, C, gammas, regs)
+        else:
+            self._fit_dense(Xtr, Xte, C, gammas, regs)
+        self.weights_ = self._predict_weights(X_tr)
+        return self
+
+    def _fit_from_fold_sums(self, Xtr, Xte, C, gammas, regs):
+        """Large samples: K-fold selection and the final system from chunked
+        per-fold sums (see ``_lsif_kfold``)."""
+        alpha, K = self._alpha(), KFOLD_SPLITS
+        # Its own stream: drawn like the centres, the folds would follow them.
+        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31 - 1))
+
+        def folds(n):
+            return torch.as_tensor(rng.permutation(n) % K, device=Xtr.device)
+
+        folds_tr, folds_te = folds(Xtr.shape[0]), folds(Xte.shape[0])
+        grid = len(gammas) * len(regs) > 1
+        scores = np.empty((len(gammas), len(regs)))
+        best = (np.inf, None)
+        for i, g in enumerate(gammas):
+            sums_tr = fold_sums(Xtr, C, g, folds_tr, K)
+            sums_te = fold_sums(Xte, C, g, folds_te, K)
+            if grid:
+                scores[i] = to_numpy(kfold_scores(Xtr, Xte, C, g, folds_tr, folds_te,
+                                                  sums_tr, sums_te, regs, alpha))
+            j = int(np.argmin(scores[i])) if grid else 0
+            if not grid or scores[i, j] < best[0]:
+                totals = [t.sum(0) for t in (*sums_tr, *sums_te)]
+                best = (scores[i, j] if grid else 0.0, (g, regs[j], totals))
+        g, r, (S_tr, _, n_tr, S_te, s_te, n_te) = best[1]
+        self.loo_scores_ = scores if grid else None
+        self.gamma_, self.reg_ = float(g), float(r)
+        self.coef_ = to_numpy(solve(S_tr, s_te, n_tr, S_te, n_te, self.reg_, alpha))
+
+    def _fit_dense(self, Xtr, Xte, C, gammas, regs):
+        alpha = self._alpha()
         if len(gammas) * len(regs) > 1:
             loo = np.empty((len(gammas), len(regs)))
             for i, g in enumerate(gammas):
@@ -55,8 +102,6 @@ class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
         # The quadratic has a closed-form minimiser.  The ratio, not the
         # coefficients, is clipped at 0 (see the class docstring).
         self.coef_ = to_numpy(torch.linalg.solve(obj.H, obj.h))
-        self.weights_ = self._predict_weights(X_tr)
-        return self
 
     def _batch_objective(self, dists, gamma):
         """Squared-distance objective on a mini-batch (used by :mod:`adiw.deep`):
@@ -100,7 +145,13 @@ _LSIF_DOC_PARAMS = """
     centers_ : ndarray of shape (n_centers, n_features)
     coef_ : ndarray of shape (n_centers,)
     loo_scores_ : ndarray of shape (n_gamma, n_reg) or None
-        Leave-one-out criterion (lower is better) over the grid.
+        Held-out criterion (lower is better) over the grid.
+    selection_ : {"loo", "kfold"}
+        How the grid was scored: the analytic leave-one-out over the
+        ``N = min(n_train, n_test)`` pairs while ``N * n_centers <= 2e6``
+        (its memory is O(N n_centers)), else 5-fold cross-validation from
+        per-fold kernel sums, in row chunks (O(n_centers^2) memory, linear
+        time; the final system comes from the same sums).
 """
 
 
