@@ -60,10 +60,13 @@ def shard_batches(n, batch_size, rank, world_size, seed, epoch):
         raise ValueError(f"{n} training samples cannot be shared by {world_size} processes.")
     g = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
     order = torch.randperm(n, generator=g).numpy()
-    shard = order[rank::world_size]
-    n_batches = -(-(-(-n // world_size)) // batch_size)      # ceil(ceil(n / W) / b)
-    n_batches = min(n_batches, n // world_size)              # never an empty batch
-    return np.array_split(shard, n_batches)
+    return np.array_split(order[rank::world_size], n_shard_batches(n, batch_size, world_size))
+
+
+def n_shard_batches(n, batch_size, world_size):
+    """Batches per rank and epoch: ``ceil(ceil(n / W) / b)``, but never so many
+    that the smallest shard would leave a batch empty."""
+    return min(-(-(-(-n // world_size)) // batch_size), n // world_size)
 
 
 class EpochShards(Sampler):
@@ -84,7 +87,8 @@ class EpochShards(Sampler):
         return iter([b.tolist() for b in batches] if self.as_lists else batches)
 
     def __len__(self):
-        return len(shard_batches(*self.args, epoch=0))
+        n, batch_size, _, world_size, _ = self.args
+        return n_shard_batches(n, batch_size, world_size)
 
 
 class DistributedDynamicIWClassifier(DynamicIWClassifier):

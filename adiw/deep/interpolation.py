@@ -9,7 +9,7 @@ where ``lambda`` grows with the tuned model's confidence relative to the base
 model's, measured by prediction entropy. No training, no labels.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ from skorch import NeuralNet
 from torch.func import functional_call, vmap
 
 from .beta_mixture import BetaMixture
+from .checks import _integer
 
 MODES = ("weights", "outputs")
 # Per-sample interpolation materialises one parameter set per row: cap the
@@ -212,10 +213,9 @@ class WeightInterpolation(ClassifierMixin, BaseEstimator):
             raise ValueError(f"coefficient must be 'entropy' or a number in [0, 1]; got {c!r}.")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {self.mode!r}.")
-        k = self.n_clusters
-        if k is not None:
-            if not (isinstance(k, Integral) and not isinstance(k, bool) and k >= 1):
-                raise ValueError(f"n_clusters must be an integer >= 1 or None; got {k!r}.")
+        _integer(self, "n_clusters", 1, allow_none=True)
+        _integer(self, "batch_size", 1)
+        if self.n_clusters is not None:
             if static:
                 raise ValueError("n_clusters groups entropy coefficients; it has no"
                                  " meaning with a static coefficient.")
@@ -225,8 +225,6 @@ class WeightInterpolation(ClassifierMixin, BaseEstimator):
                                      and np.isfinite(v) and v > 0 for v in pair):
             raise ValueError("temperature must be a positive number or a pair of them;"
                              f" got {t!r}.")
-        if not (isinstance(self.batch_size, Integral) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be an integer >= 1; got {self.batch_size!r}.")
         return tuple(float(v) for v in pair)
 
     def _check_models(self):
