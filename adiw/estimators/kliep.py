@@ -150,17 +150,19 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
         rng = check_random_state(self.random_state)
         center_idx = choose_centers(X_te, self.n_centers, rng)
         self.centers_ = X_te[center_idx]
-        Xtr, C = self._points(X_tr), self._points(self.centers_)
+        Xtr, Xte, C = self._points(X_tr), self._points(X_te), self._points(self.centers_)
         scores, best_start, failed, n_solves = None, None, 0, 0
         if len(gammas) > 1:
             cv_idx = self._cv_subsample(X_te.shape[0], center_idx, rng)
+            Xcv = (Xte if len(cv_idx) == len(Xte)
+                   else Xte[torch.as_tensor(cv_idx, device=Xte.device)])
             scores, best_start, failed, n_solves = self._cross_validate(
-                Xtr, self._points(X_te[cv_idx]), C, np.isin(cv_idx, center_idx), gammas, rng)
+                Xtr, Xcv, C, np.isin(cv_idx, center_idx), gammas, rng)
         best = int(np.argmax(scores)) if scores is not None else 0
         self.cv_scores_ = scores
         self.gamma_ = float(gammas[best])
         a, res = self._fit_coef(train_mass(Xtr, C, self.gamma_),
-                                rbf_kernel(self._points(X_te), C, self.gamma_), best_start)
+                                rbf_kernel(Xte, C, self.gamma_), best_start)
         self.n_iter_ = res.n_iter
         self._warn_unconverged(res.status, res.n_iter)
         if failed:
