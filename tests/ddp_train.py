@@ -14,7 +14,6 @@ from skorch.callbacks import Callback
 
 from adiw.datasets import load_digits_shift
 from adiw.deep import DistributedDynamicIWClassifier
-from adiw.deep.classifier import INDEX_KEY
 from adiw.estimators import KMMRatio
 from adiw.models import MLP
 
@@ -32,17 +31,18 @@ class Record(Callback):
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if training:
-            idx = np.asarray(batch[0][INDEX_KEY]).tolist()
+            idx = np.asarray(net._batch_positions).tolist()
             self.indices[-1].extend(idx)
             w = net.weight_store_.weights[idx].tolist()
             self.written[-1].update(zip(idx, w))
 
 
 class Net(DistributedDynamicIWClassifier):
-    def _val_batch(self):
-        xv, yv = super()._val_batch()
-        self.val_draws_ = getattr(self, "val_draws_", []) + [float(xv.sum())]
-        return xv, yv
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        if training:
+            xv = self.weighting_._val_batch[0]
+            self.val_draws_ = getattr(self, "val_draws_", []) + [float(xv.sum())]
 
 
 def main():

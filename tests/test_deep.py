@@ -42,12 +42,12 @@ def test_validation_is_reported_on_samples_it_does_not_train_on(digits):
     class Spy(DynamicIWClassifier):
         def get_split_datasets(self, *args, **kwargs):
             train, valid = super().get_split_datasets(*args, **kwargs)
-            seen["valid"], seen["used"] = valid, self._val[0].numpy()
+            seen["valid"], seen["used"] = valid, self.test_sample_.X.numpy()
             return train, valid
 
     net = Spy(MLP, max_epochs=2, batch_size=64, lr=0.05, verbose=0)
     net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
-    held = seen["valid"].X["X"]
+    held = seen["valid"].X
     assert len(held) == 20 and len(seen["used"]) == 80
     # no held-out row is trained on or weighted against
     assert not (held[:, None, :] == seen["used"][None, :, :]).all(-1).any()
@@ -73,11 +73,12 @@ def test_weights_stay_in_C_and_move(digits, ratio, solver):
 def test_one_stacked_forward_equals_two_forwards(digits, representation, monkeypatch):
     """Training and validation batches share one module call when both are
     trained on; the result must be that of two separate calls."""
+    from adiw.deep.weighting import base
     def fit(stack):
         torch.manual_seed(0)
         net = make_net(representation=representation, hidden_layer="hidden")
         if not stack:
-            monkeypatch.setattr(net, "_stackable", lambda Xi, xv: False)
+            monkeypatch.setattr(base, "_stackable", lambda Xi, xv: False)
         return net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
 
     stacked, separate = fit(True), fit(False)
@@ -167,9 +168,9 @@ def test_clone_params_and_grid_search(digits):
     seen = []
 
     class Spy(DynamicIWClassifier):
-        def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **kw):
+        def partial_fit(self, X, y=None, classes=None, X_val=None, y_val=None, **kw):
             seen.append(len(getattr(X_val, "value", X_val)))
-            return super().get_split_datasets(X, y, X_val=X_val, y_val=y_val, **kw)
+            return super().partial_fit(X, y, classes, X_val=X_val, y_val=y_val, **kw)
 
     grid.estimator = Spy(**grid.estimator.get_params())
     grid.fit(digits.X_train, digits.y_train,
@@ -202,7 +203,7 @@ def test_batch_update_is_the_shared_solver_on_the_estimators_objective(ratio):
     from adiw._core.kernels import StackedSqDists
     from adiw._core.projection import project_weights
     from adiw._core.solver import fista
-    from adiw.deep.updater import BatchWeightUpdater
+    from adiw.deep.weighting.updater import BatchWeightUpdater
 
     g = torch.Generator().manual_seed(0)
     Z_tr, Z_val = torch.rand(40, 1, generator=g) * 3, torch.rand(30, 1, generator=g)

@@ -10,7 +10,20 @@ def resolve_device(device):
     """Return a ``torch.device`` for ``"auto"``, ``"cpu"``, ``"cuda"``, ... ."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    check_cuda(device)
     return torch.device(device)
+
+
+def check_cuda(device):
+    """A CUDA device where torch has no CUDA is an error that names the fix
+    (torch's own is an AssertionError about how it was compiled)."""
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else \
+            f"built for CUDA {torch.version.cuda}, but no GPU is visible"
+        raise ValueError(
+            f"device={device!r} was requested, but CUDA is not available (torch"
+            f" {torch.__version__}, {build}). Pass device='cpu', or"
+            ' device="cuda" if torch.cuda.is_available() else "cpu".')
 
 
 def resolve_dtype(dtype):

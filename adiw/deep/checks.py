@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from .._core.backend import check_cuda
 from .._core.projection import check_feasible
 
 SOLVERS = ("adiw", "diw", "static", "none")
@@ -52,10 +53,15 @@ def check_options(net):
         raise TypeError(f"ratio_estimator must be an instance, e.g. {ratio.__name__}(),"
                         " not the class.")
     if ratio is not None:
-        if not isinstance(ratio, BaseEstimator) or not hasattr(ratio, "_batch_objective"):
+        if not isinstance(ratio, BaseEstimator) or not hasattr(ratio, "predict_weights"):
+            raise TypeError(f"ratio_estimator must be an adiw ratio estimator; got"
+                            f" {type(ratio).__name__}.")
+        if net.solver != "static" and not hasattr(ratio, "_batch_objective"):
             raise TypeError(
-                f"{type(ratio).__name__} has no per-batch divergence; use "
-                "KMMRatio, KLIEPRatio, ULSIFRatio, RuLSIFRatio or WassersteinRatio."
+                f"{type(ratio).__name__} has no per-batch divergence, which"
+                f' solver={net.solver!r} needs; use KMMRatio, KLIEPRatio, ULSIFRatio,'
+                ' RuLSIFRatio or WassersteinRatio, or solver="static", which fits any'
+                " ratio estimator once."
             )
         ratio._validate_params()
         for name in ("gamma", "reg"):
@@ -68,6 +74,16 @@ def check_options(net):
                 )
             if isinstance(value, Real) and not math.isfinite(value):
                 raise ValueError(f"ratio_estimator {name} must be finite, got {value!r}.")
+
+
+def check_device(device):
+    """A CUDA device on a machine or torch build without CUDA is an error
+    that names the fix, before anything is moved."""
+    if device == "auto":
+        raise ValueError(
+            'device="auto" is not supported by skorch nets; pass '
+            '"cuda" if torch.cuda.is_available() else "cpu".')
+    check_cuda(device)
 
 
 def check_finite(X, name):

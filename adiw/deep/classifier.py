@@ -1,38 +1,28 @@
 """DynamicIWClassifier: dynamic importance weighting inside skorch training."""
 
+import hashlib
+from contextlib import contextmanager
+
 import numpy as np
 import torch
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from skorch import NeuralNetClassifier
-from skorch.dataset import Dataset, unpack_data
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
+from torch.utils.data import DataLoader, Subset
 
 from ..utils import unwrap_fit_sample
-from .checks import (
-    as_array, check_finite, check_labels, check_options, check_output_covers,
-    check_sample_weight,
-)
+from .checks import check_device, check_finite, check_labels, check_options, check_output_covers
+from .epoch_stats import WeightStats
+from .positions import recorded_loader
 from .representations import OutputCapture, resolve_representation
-from .updater import BatchWeightUpdater
+from .test_sample import TestSample
 from .weight_store import WeightStore
+from .weighting import SCHEMES
 
-#: Key under which each sample's position travels through skorch's batching.
-INDEX_KEY = "adiw_index"
-
-
-class _Indexed(torch.utils.data.Dataset):
-    """Wraps a user Dataset so that each item also carries its position."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getitem__(self, i):
-        X, y = self.dataset[i]
-        return {"X": X, INDEX_KEY: i}, y
+#: The net's own parameters (beside skorch's); changing one rebuilds the scheme.
+OWN_PARAMS = ("ratio_estimator", "solver", "representation", "hidden_layer", "n_steps",
+              "step_scale", "B", "eps", "width_quantile", "warmup_epochs", "train_on_val",
+              "val_batch_size", "val_holdout", "weight_power")
 
 
 class DynamicIWClassifier(NeuralNetClassifier):
@@ -57,8 +47,27 @@ class DynamicIWClassifier(NeuralNetClassifier):
     samples it trains on, ``valid_acc`` reaches 1.0 on the digits benchmark
     while test accuracy stays near 0.9.) Without ``X_val``,
     ``fit`` raises a ValueError unless ``solver="none"`` (plain empirical
-    risk minimisation). Options, labels and non-finite inputs are checked
-    before training starts.
+    risk minimisation). Options are checked in ``initialize``, the data in
+    ``check_data`` and when the test sample is taken in, before training.
+
+    It is a skorch net in every other respect: every training loss goes
+    through ``get_loss(y_pred, y_true, X, training)`` with
+    ``NeuralNetClassifier``'s semantics (log-probabilities for ``NLLLoss``),
+    the batch's weights multiplying the per-sample losses before the
+    criterion's own reduction (a ``get_loss`` override that calls
+    ``super().get_loss`` keeps them; :meth:`loss_weights` and
+    ``batch_weights_`` say what they are); ``fit_params`` reach the module;
+    ``train_split`` is used when given (it must be None while part of
+    ``X_val`` is held out); Datasets, dicts, DataFrames and sparse input,
+    custom samplers, workers, LBFGS (the weights are updated once per batch,
+    however often the optimizer re-evaluates it), gradient accumulation and
+    ``compile=True`` work as in skorch. The weighting scheme of each
+    ``solver`` is an object of :mod:`adiw.deep.weighting`.
+
+    The per-sample weights live on the criterion (``criterion_.adiw_weights``,
+    a :class:`WeightStore`): they are the weights of the training objective,
+    so ``save_params(f_criterion=...)``, skorch's ``Checkpoint`` defaults and
+    pickling keep them, and they follow the net's device.
 
     Parameters
     ----------
@@ -129,6 +138,11 @@ class DynamicIWClassifier(NeuralNetClassifier):
         A torch device ("cpu", "cuda", "cuda:1"); everything, weights
         included, stays on it. skorch has no "auto"; pass
         ``"cuda" if torch.cuda.is_available() else "cpu"``.
+    train_split : callable or None, default=None
+        skorch's validation split of the *training* data. None: validation
+        is the held-out part of ``X_val`` (the test distribution).
+    criterion : torch loss (class or instance), default=CrossEntropyLoss
+        Its ``reduction`` is set to ``"none"`` and applied after weighting.
     **kwargs
         Passed to :class:`skorch.NeuralNetClassifier` (``max_epochs``, ``lr``,
         ``batch_size``, ``optimizer``, ``callbacks``, ...). Training batches
@@ -139,7 +153,10 @@ class DynamicIWClassifier(NeuralNetClassifier):
     ----------
     weight_store_ : WeightStore
         ``weight_store_.weights`` holds the current weight of every training
-        sample, in training order.
+        sample, in training order (of the training part when ``train_split``
+        splits ``X``).
+    weighting_ : adiw.deep.weighting.Weighting
+        The scheme that ``solver`` names.
     history : skorch History
         Per epoch: ``w_mean``, ``w_max``, ``w_ess`` (effective sample size
         (sum w)^2 / sum w^2 as a fraction of n), ``iw_objective`` (the
@@ -147,7 +164,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
         training batches as they are trained, ``iw_train_acc`` and
         ``iw_margin_min`` (the smallest margin ``z_y - max_{k != y} z_k``:
         positive once the network separates its training data, from which
-        point cross-entropy forgets the weights).
+        point cross-entropy forgets the weights); see :class:`WeightStats`.
 
     Examples
     --------
@@ -162,6 +179,11 @@ class DynamicIWClassifier(NeuralNetClassifier):
     >>> w.shape, bool((w >= 0).all())
     ((64,), True)
     """
+
+    # X_val / y_val are routed to fit by default under scikit-learn's metadata
+    # routing: they are what this net is for.
+    __metadata_request__fit = {"X_val": True, "y_val": True}
+    __metadata_request__partial_fit = {"X_val": True, "y_val": True}
 
     def __init__(self, module, *args, ratio_estimator=None, solver="adiw",
                  representation="loss", hidden_layer=None, n_steps=3, step_scale=1.0,
@@ -188,18 +210,27 @@ class DynamicIWClassifier(NeuralNetClassifier):
         self.val_holdout = val_holdout
         self.weight_power = weight_power
 
-    # skorch moves these between devices and pickles them with torch.save.
-    cuda_dependent_attributes_ = NeuralNetClassifier.cuda_dependent_attributes_ + [
-        "weight_store_"]
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        at = next((i for i, (name, _) in enumerate(callbacks) if name == "print_log"),
+                  len(callbacks))
+        return callbacks[:at] + [("weight_stats", self._weight_stats_callback())] + callbacks[at:]
+
+    def _weight_stats_callback(self):
+        return WeightStats()
 
     def set_params(self, **kwargs):
         """Set parameters; ``ratio_estimator__*`` go to the ratio estimator.
 
         skorch keeps unknown ``a__b`` keys as attributes of the net; nested
         estimator parameters must reach the estimator, as in scikit-learn.
+        Changing one of the net's own options re-checks it and rebuilds the
+        weighting scheme.
         """
         prefix = "ratio_estimator__"
         nested = {k[len(prefix):]: kwargs.pop(k) for k in list(kwargs) if k.startswith(prefix)}
+        own = nested or any(k in OWN_PARAMS for k in kwargs)
         if "ratio_estimator" in kwargs:
             super().set_params(ratio_estimator=kwargs.pop("ratio_estimator"))
         if nested:
@@ -208,24 +239,53 @@ class DynamicIWClassifier(NeuralNetClassifier):
 
                 self.ratio_estimator = KMMRatio()
             self.ratio_estimator.set_params(**nested)
-        return super().set_params(**kwargs) if kwargs else self
-
-    # ---- initialisation ---------------------------------------------------
-    def initialize_criterion(self):
-        super().initialize_criterion()
-        # Per-sample losses: the weights multiply them before reduction.
-        if hasattr(self.criterion_, "reduction"):
-            self.criterion_.reduction = "none"
+        if kwargs:
+            super().set_params(**kwargs)
+        if own and getattr(self, "initialized_", False):
+            self._initialize_weighting()
         return self
 
+    # ---- initialisation ---------------------------------------------------
+    def initialize(self):
+        """Check the options, build the weighting scheme, then initialise as
+        skorch does."""
+        check_device(self.device)
+        self._initialize_weighting()
+        return super().initialize()
+
+    def _initialize_weighting(self):
+        check_options(self)
+        self._represent = resolve_representation(self.representation)
+        self.weighting_ = SCHEMES[self.solver](self)
+
+    def initialize_criterion(self):
+        super().initialize_criterion()
+        # Per-sample losses: the weights multiply them before the reduction,
+        # which the net applies (the criterion's own, remembered on it, since
+        # skorch reuses an unchanged criterion instance).
+        reduction = getattr(self.criterion_, "reduction", None)
+        if reduction is not None:
+            reduction = getattr(self.criterion_, "_adiw_reduction", reduction)
+            self.criterion_._adiw_reduction = reduction
+            self.criterion_.reduction = "none"
+        self.loss_reduction_ = reduction
+        if isinstance(self.criterion_, torch.nn.Module) and \
+                not isinstance(getattr(self.criterion_, "adiw_weights", None), WeightStore):
+            self.criterion_.adiw_weights = WeightStore()
+        return self
+
+    @property
+    def weight_store_(self):
+        """The per-sample weights (a :class:`WeightStore` on the criterion)."""
+        store = getattr(getattr(self, "criterion_", None), "adiw_weights", None)
+        if store is None:
+            raise AttributeError(
+                "weight_store_ exists once the net is initialised with a criterion that"
+                " is a torch.nn.Module.")
+        return store
+
     def initialize_module(self):
-        if self.device == "auto":
-            raise ValueError(
-                'device="auto" is not supported by skorch nets; pass '
-                '"cuda" if torch.cuda.is_available() else "cpu".'
-            )
         super().initialize_module()
-        self.weight_store_ = WeightStore().to(self.device)
         self._capture = None
         if self.representation == "hidden":
             modules = dict(self.module_.named_modules())
@@ -238,8 +298,9 @@ class DynamicIWClassifier(NeuralNetClassifier):
             # the net would make the module pickle the net (RecursionError in
             # pickle, deepcopy and Checkpoint).
             layer = modules[self.hidden_layer]
-            layer._adiw_capture = OutputCapture()
-            layer.register_forward_hook(layer._adiw_capture)
+            if not hasattr(layer, "_adiw_capture"):
+                layer._adiw_capture = OutputCapture()
+                layer.register_forward_hook(layer._adiw_capture)
         return self
 
     def _hidden_output(self):
@@ -248,14 +309,15 @@ class DynamicIWClassifier(NeuralNetClassifier):
         # Looked up once per fit (or after unpickling), not on every batch.
         capture = getattr(self, "_capture", None)
         if capture is None:
-            capture = dict(self.module_.named_modules())[self.hidden_layer]._adiw_capture
+            module = getattr(self.module_, "_orig_mod", self.module_)   # torch.compile
+            capture = dict(module.named_modules())[self.hidden_layer]._adiw_capture
             self._capture = capture
         return capture.output
 
-    #: Fit-time state on the device; rebuilt by every fit, never pickled
-    #: (a CUDA tensor among the plain attributes would not load on a CPU).
-    _TRANSIENT = ("_val", "_val_gen", "_epoch_objective", "_epoch_batches", "_represent",
-                  "_epoch_correct", "_epoch_seen", "_epoch_margins", "_capture")
+    #: Fit-time state; rebuilt by every fit, never pickled (device tensors
+    #: among the plain attributes would not load on a machine without them).
+    _TRANSIENT = ("test_sample_", "_positions", "_batch_positions", "_capture",
+                  "_batch_loss_weights", "_fit_inputs")
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -263,298 +325,243 @@ class DynamicIWClassifier(NeuralNetClassifier):
             state.pop(key, None)
         return state
 
-    def _check_options(self):
-        check_options(self)
-        self._represent = resolve_representation(self.representation)
-        if self.solver in ("adiw", "diw"):
-            self.weight_updater_ = BatchWeightUpdater(
-                self._ratio_estimator(), solver=self.solver, n_steps=self.n_steps,
-                step_scale=self.step_scale, B=self.B, eps=self.eps,
-                width_quantile=self.width_quantile,
-            )
-
-    # ---- data -------------------------------------------------------------
-    def get_iterator(self, dataset, training=False):
-        """Batches of array data are fetched whole: one fancy index per key.
-
-        skorch's default loader indexes and collates sample by sample, twice
-        per sample here with the position key this class adds (digits MLP:
-        an unweighted epoch took 10.6 ms that way and 9.1 ms now). With a sampler of index batches, skorch's ``Dataset`` indexes
-        its arrays once per batch; the batches, their order and the random
-        draws are those of the default loader. Other datasets, and loaders
-        configured beyond ``batch_size`` / ``shuffle``, keep skorch's path.
-        """
-        prefix = "iterator_train" if training else "iterator_valid"
-        kwargs = self.get_params_for(prefix)
-        iterator = self.iterator_train if training else self.iterator_valid
-        if (type(dataset) is not Dataset or iterator is not DataLoader
-                or set(kwargs) - {"batch_size", "shuffle"}):
-            return super().get_iterator(dataset, training=training)
-        batch_size = kwargs.get("batch_size", self.batch_size)
-        if batch_size == -1:
-            batch_size = len(dataset)
-        order = RandomSampler(dataset) if kwargs.get("shuffle") else SequentialSampler(dataset)
-        return DataLoader(dataset, batch_size=None,
-                          sampler=BatchSampler(order, batch_size, drop_last=False))
-
-    def get_dataset(self, X, y=None):
-        """Training data carry each sample's position (``adiw_index``)."""
-        if isinstance(X, torch.utils.data.Dataset):
-            return _Indexed(X)
-        n = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
-        X = dict(X) if isinstance(X, dict) else {"X": X}
-        X[INDEX_KEY] = np.arange(n)
-        return super().get_dataset(X, y)
-
-    def get_split_datasets(self, X, y=None, X_val=None, y_val=None, sample_weight=None,
-                           **fit_params):
-        """Train on (X, y); weight against the test-distribution sample; report
-        validation on its held-out part (``val_holdout``). With
-        ``solver="none"``, ``sample_weight`` fixes the weights."""
-        self._check_options()
-        X_val = unwrap_fit_sample(X_val, X, "X_val")
-        y_val = unwrap_fit_sample(y_val, y, "y_val")
-        check_finite(X, "X")
-        y_labels = (check_labels(y, "y")
-                    if y is not None and not isinstance(X, torch.utils.data.Dataset) else None)
-        if X_val is None and self.solver != "none":
-            raise ValueError(
-                "DynamicIWClassifier.fit needs the labelled test-distribution "
-                "sample: fit(X, y, X_val=X_val, y_val=y_val). For plain ERM "
-                'without it, set solver="none".'
-            )
-        dataset_train = self.get_dataset(X, y)
-        n = len(dataset_train)
-        self.weight_store_.resize(n, device=self.device)
-        if self.solver in ("none", "static"):
-            # Known weights (or none; static weights come after the warm-up):
-            # fixed for this fit, never carried over.
-            self.weight_store_.weights = (
-                torch.ones(n, device=self.device) if sample_weight is None
-                else to_tensor(check_sample_weight(sample_weight, n), device=self.device))
-        if sample_weight is not None and self.solver != "none":
-            raise ValueError(
-                f'sample_weight fixes the weights; it needs solver="none", not'
-                f" solver={self.solver!r}, which learns them.")
-        self._val = None
-        dataset_valid = None
-        if X_val is not None:
-            X_val = as_array(X_val, "X_val")
-            check_finite(X_val, "X_val")
-            if y_val is None or len(y_val) != len(X_val):
-                raise ValueError("y_val must be given with one label per row of X_val.")
-            y_val = check_labels(y_val, "y_val")
-            use, report = self._holdout_split(y_val)
-            if len(use) < 2:
-                raise ValueError(
-                    f"X_val needs at least 2 samples besides the {len(report)} held out"
-                    f" for validation (val_holdout={self.val_holdout}).")
-            # One host-to-device copy per fit; batches are drawn on device.
-            self._val = (to_tensor(X_val[use], device=self.device),
-                         to_tensor(y_val[use], device=self.device))
-            self._check_output_size(y_val, y_labels)
-            if len(report):
-                dataset_valid = self.get_dataset(X_val[report], y_val[report])
-        self._val_gen = torch.Generator(device="cpu").manual_seed(0)
-        self._reset_epoch_stats()
-        return dataset_train, dataset_valid
-
-    def _reset_epoch_stats(self):
-        """Per-epoch accumulators, on the device (read once per epoch)."""
-        self._epoch_objective = torch.zeros((), device=self.device)
-        self._epoch_batches = 0
-        self._epoch_correct = torch.zeros((), device=self.device)
-        self._epoch_seen = 0
-        self._epoch_margins = []
-
-    def _holdout_split(self, y_val):
-        """Indices of X_val used for training and weighting, and of the part
-        held out for skorch's validation: a stratified split (fixed seed)
-        when every class has two samples, else a plain shuffle."""
-        m = len(y_val)
-        k = int(round(self.val_holdout * m))
-        if k == 0:
-            return np.arange(m), np.arange(0)
-        _, counts = np.unique(y_val, return_counts=True)
-        splitter = (StratifiedShuffleSplit if counts.min() >= 2 and k >= len(counts)
-                    and m - k >= len(counts) else ShuffleSplit)
-        use, report = next(splitter(1, test_size=k, random_state=0).split(np.zeros(m), y_val))
-        return np.sort(use), np.sort(report)
-
-    def _check_output_size(self, y_val, y_labels):
-        """Labels the module cannot output are an error before training
-        (``y_labels``: the training labels when they are an array, else None)."""
-        with torch.no_grad():
-            was_training = self.module_.training
-            self.module_.eval()
-            n_out = self.infer(self._val[0][:1]).shape[1]
-            self.module_.train(was_training)
-        check_output_covers(n_out, y_val, "y_val")
-        if y_labels is not None:
-            check_output_covers(n_out, y_labels, "y")
-
-    def infer(self, x, **fit_params):
-        if isinstance(x, dict) and INDEX_KEY in x:
-            x = {k: v for k, v in x.items() if k != INDEX_KEY}
-            if list(x) == ["X"]:
-                x = x["X"]
-        return super().infer(x)
-
-    # ---- training ---------------------------------------------------------
-    def get_loss(self, y_pred, y_true, X=None, training=False, sample_weight=None):
-        """Mean of ``sample_weight * per-sample loss`` (plain mean without weights)."""
-        losses = super().get_loss(y_pred, y_true, X=X, training=training)
-        if losses.ndim == 0:          # a criterion without per-sample reduction
-            return losses
-        if sample_weight is None:
-            return losses.mean()
-        return (sample_weight * losses).mean()
-
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_begin(net, dataset_train=dataset_train,
-                               dataset_valid=dataset_valid, **kwargs)
-        if self.solver == "static" and len(self.history) == self.warmup_epochs + 1:
-            from .static import fit_static_weights
-
-            self.static_estimator_ = fit_static_weights(self, dataset_train,
-                                                        self._ratio_estimator())
-            self.weight_store_.weights = torch.as_tensor(
-                self.static_estimator_.weights_, dtype=self.weight_store_.weights.dtype,
-                device=self.device)
-
-    def _ratio_estimator(self):
+    def ratio_estimator_or_default(self):
         """The divergence: ``ratio_estimator``, or ``KMMRatio()`` for None."""
         from ..estimators import KMMRatio
 
         return KMMRatio() if self.ratio_estimator is None else self.ratio_estimator
 
-    def _weighting_active(self):
-        """Whether the per-batch update runs (static weights are fixed)."""
-        return self.solver in ("adiw", "diw") and len(self.history) > self.warmup_epochs
+    # ---- fit entry points ---------------------------------------------------
+    def fit(self, X, y=None, X_val=None, y_val=None, sample_weight=None, **fit_params):
+        """Initialise and train, weighting against the test-distribution sample.
 
-    def _val_batch(self):
-        X_val, y_val = self._val
-        m = X_val.shape[0]
-        size = min(self.val_batch_size or self.batch_size, m)
-        idx = torch.randperm(m, generator=self._val_gen)[:size].to(self.device)
-        return X_val[idx], y_val[idx]
+        Parameters
+        ----------
+        X, y : training data, as skorch takes them
+            Arrays, tensors, DataFrames, sparse matrices, dicts of arrays, or a
+            torch ``Dataset`` (then ``y=None``).
+        X_val, y_val : array-like, tensor or DataFrame, or a Dataset and None
+            The labelled sample from the test distribution; required unless
+            ``solver="none"``. Wrap it in :class:`adiw.utils.Unsliced` in
+            cross-validation when it is as long as ``X``.
+        sample_weight : array-like of shape (n_samples,), optional
+            Known weights (``solver="none"`` only).
+        **fit_params
+            Passed to the module's ``forward`` (and to ``train_split``), as in
+            skorch.
 
-    def _represent_batch(self, logits, y, losses, hidden=None):
+        Returns
+        -------
+        self
+        """
+        return super().fit(X, y, X_val=X_val, y_val=y_val, sample_weight=sample_weight,
+                           **fit_params)
+
+    def partial_fit(self, X, y=None, classes=None, X_val=None, y_val=None,
+                    sample_weight=None, **fit_params):
+        """Continue training without re-initialising (warm start).
+
+        The learned weights carry over when ``X`` holds the same training
+        data as the last fit (same length and a fingerprint of its values);
+        on other data they restart from 1, since a weight belongs to a
+        sample, not to a position. Parameters as in :meth:`fit`.
+
+        Returns
+        -------
+        self
+        """
+        self._fit_inputs = (X_val, y_val, sample_weight)
+        try:
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+        finally:
+            self._fit_inputs = None
+            self.test_sample_ = None
+
+    def check_data(self, X, y=None):
+        """skorch's checks, then: no NaN or inf, integer labels 0..K-1."""
+        super().check_data(X, y)
+        check_finite(X, "X")
+        if y is not None and not isinstance(X, torch.utils.data.Dataset):
+            check_labels(y, "y")
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Train on (X, y); take in the test-distribution sample; validate on
+        its held-out part (``val_holdout``), or on skorch's ``train_split``."""
+        X_val, y_val, sample_weight = getattr(self, "_fit_inputs", None) or (None,) * 3
+        X_val = unwrap_fit_sample(X_val, X, "X_val")
+        y_val = unwrap_fit_sample(y_val, y, "y_val")
+        scheme = self.weighting_
+        if X_val is None and scheme.needs_test_sample:
+            raise ValueError(
+                "DynamicIWClassifier.fit needs the labelled test-distribution "
+                "sample: fit(X, y, X_val=X_val, y_val=y_val). For plain ERM "
+                'without it, set solver="none".'
+            )
+        if sample_weight is not None and self.solver != "none":
+            raise ValueError(
+                f'sample_weight fixes the weights; it needs solver="none", not'
+                f" solver={self.solver!r}, which learns them.")
+        self.test_sample_ = None if X_val is None else TestSample(
+            X_val, y_val, self.val_holdout, self.device)
+        report = None if self.test_sample_ is None else self.test_sample_.report
+        if report is not None and self.train_split is not None:
+            raise ValueError(
+                f"Both train_split and val_holdout={self.val_holdout} would provide the"
+                " validation set. Set val_holdout=0 to validate with train_split, or"
+                " train_split=None to validate on the held-out part of X_val.")
+        if report is None:
+            dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        else:
+            dataset_train = self.get_dataset(X, y)
+            dataset_valid = report if isinstance(report, torch.utils.data.Dataset) \
+                else self.get_dataset(*report)
+        if sample_weight is not None and isinstance(dataset_train, Subset):
+            sample_weight = np.asarray(sample_weight)[dataset_train.indices]
+        key = _fingerprint(X)
+        scheme.begin_fit(self, len(dataset_train), sample_weight,
+                         same_data=key == getattr(self, "train_fingerprint_", None))
+        self.train_fingerprint_ = key
+        if self.test_sample_ is not None:
+            self._check_output_size(y)
+        return dataset_train, dataset_valid
+
+    def _check_output_size(self, y):
+        """Labels the module cannot output are an error before training."""
+        sample = self.test_sample_
+        X_first, _ = sample.take(np.arange(1))
+        with torch.no_grad():
+            was_training = self.module_.training
+            self.module_.eval()
+            out = self.infer(X_first)
+            self.module_.train(was_training)
+        if out.ndim != 2:
+            return
+        if sample.labels is not None:
+            check_output_covers(out.shape[1], sample.labels, "y_val")
+        if y is not None and not isinstance(y, torch.utils.data.Dataset):
+            check_output_covers(out.shape[1], check_labels(y, "y"), "y")
+
+    def get_iterator(self, dataset, training=False):
+        """The training loader's batch sampler records each batch's positions
+        (:mod:`adiw.deep.positions`); other iterators are skorch's."""
+        if not training:
+            return super().get_iterator(dataset, training=training)
+        kwargs = self.get_params_for("iterator_train")
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        if not (isinstance(self.iterator_train, type)
+                and issubclass(self.iterator_train, DataLoader)):
+            self._positions = None
+            return super().get_iterator(dataset, training=training)
+        loader, self._positions = recorded_loader(
+            dataset, kwargs, batch_size, batches=self._shard_batches(dataset, batch_size))
+        return loader if self.iterator_train is DataLoader else \
+            self.iterator_train(dataset, batch_sampler=self._positions,
+                                **{k: v for k, v in kwargs.items()
+                                   if k not in ("shuffle", "sampler", "drop_last",
+                                                "batch_sampler")})
+
+    def _shard_batches(self, dataset, batch_size):
+        """A batch sampler that replaces the shuffled batches (None: none)."""
+        return None
+
+    # ---- training ---------------------------------------------------------
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train=dataset_train,
+                               dataset_valid=dataset_valid, **kwargs)
+        self.weighting_.begin_epoch(self, dataset_train)
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        if training:
+            positions = getattr(self, "_positions", None)
+            self._batch_positions = None if positions is None else positions.next_positions()
+            if self._batch_positions is None and (self.weighting_.learns
+                                                  or self.weighting_.known_weights):
+                raise TypeError(
+                    f"iterator_train={self.iterator_train!r} is not a DataLoader, so the"
+                    " positions of the training samples in a batch are unknown; learned"
+                    " or known weights need them. Use a DataLoader (any sampler,"
+                    " batch_sampler, collate_fn or workers).")
+            self.weighting_.begin_batch(self)
+
+    def train_step_single(self, batch, **fit_params):
+        """Forward the batch (and the test-distribution batch the scheme
+        needs), let the scheme weight it, and back-propagate ``get_loss``."""
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        step = self.weighting_.batch_loss(self, Xi, yi, self._batch_positions, **fit_params)
+        with self._weights_for_loss(step.weights):
+            loss = self.get_loss(step.y_pred, step.y_true, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": step.y_pred[:step.n_train],
+                "iw_y": step.y_true[:step.n_train], **step.stats}
+
+    @contextmanager
+    def _weights_for_loss(self, weights):
+        self._batch_loss_weights = weights
+        try:
+            yield
+        finally:
+            self._batch_loss_weights = None
+
+    @property
+    def batch_weights_(self):
+        """The weights of the rows of the loss being computed (inside a
+        training step; None outside one, or when uniform)."""
+        return getattr(self, "_batch_loss_weights", None)
+
+    def loss_weights(self, w):
+        """The factor of each training loss: ``w ** weight_power``."""
+        return w if self.weight_power == 1 else w ** self.weight_power
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """``NeuralNetClassifier.get_loss`` with the batch's weights.
+
+        The criterion computes per-sample losses; during a training step they
+        are multiplied by ``batch_weights_``, then reduced as the criterion's
+        ``reduction`` says (mean by default). Validation losses are unweighted.
+        """
+        losses = super().get_loss(y_pred, y_true, X=X, training=training)
+        weights = self.batch_weights_ if training else None
+        reduction = getattr(self, "loss_reduction_", "mean")
+        if losses.ndim == 0:
+            if weights is not None:
+                raise ValueError(
+                    f"The criterion {type(self.criterion_).__name__} returns one number"
+                    " per batch, so per-sample weights cannot multiply its losses. Use a"
+                    " criterion with a 'reduction' attribute (torch's losses), or drop"
+                    " the weights.")
+            return losses
+        if weights is not None:
+            losses = weights * losses
+        if reduction == "sum":
+            return losses.sum()
+        return losses if reduction == "none" else losses.mean()
+
+    def represent(self, logits, y, losses, hidden=None):
+        """What the divergence compares for these samples (``representation``)."""
         if self.representation == "hidden":
             h = hidden.detach().flatten(1)
             onehot = torch.nn.functional.one_hot(y, logits.shape[1]).to(h.dtype)
             return torch.cat([h, onehot], 1)
         return self._represent(logits.detach(), y, losses.detach())
 
-    def _forward(self, X, y):
-        """Logits, per-sample losses and (for ``representation="hidden"``)
-        the hooked layer's output."""
-        logits = self.infer(X)
-        return logits, self.criterion_(logits, y), self._hidden_output()
-
-    def _stackable(self, Xi, xv):
-        """Whether the training batch can share one forward pass with the
-        validation batch: plain tensor inputs of one dtype and row shape."""
-        if not (isinstance(Xi, dict) and set(Xi) == {"X", INDEX_KEY}):
-            return False
-        X = Xi["X"]
-        return (isinstance(X, torch.Tensor) and X.dtype == xv.dtype
-                and X.shape[1:] == xv.shape[1:])
-
-    def train_step_single(self, batch, **fit_params):
-        """One forward pass gives the per-sample losses and the
-        representation of the training batch; the validation batch is
-        forwarded in the same pass when it is also trained on (one module
-        call instead of two), else separately without gradients. A few
-        solver steps then update the batch's weights, and the weighted loss
-        is back-propagated."""
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        idx = to_tensor(Xi[INDEX_KEY], device=self.device)
-        yi = to_tensor(yi, device=self.device)
-        weighting = self._weighting_active()
-        use_val = self._val is not None and (self.train_on_val or weighting)
-        xv, yv = self._val_batch() if use_val else (None, None)
-        n = yi.shape[0]
-        if use_val and self.train_on_val and self._stackable(Xi, xv):
-            X = torch.cat([to_tensor(Xi["X"], device=self.device), xv])
-            logits_all, losses_all, h = self._forward(X, torch.cat([yi, yv]))
-            logits, logits_v = logits_all[:n], logits_all[n:]
-            losses, losses_v = losses_all[:n], losses_all[n:]
-            h, h_v = (None, None) if h is None else (h[:n], h[n:])
-        else:
-            logits, losses, h = self._forward(Xi, yi)
-            if use_val:
-                with torch.set_grad_enabled(self.train_on_val):
-                    if not self.train_on_val:
-                        self.module_.eval()
-                    logits_v, losses_v, h_v = self._forward(xv, yv)
-                    self.module_.train()
-        store = self.weight_store_.weights
-        if weighting:
-            with torch.no_grad():
-                z_tr = self._represent_batch(logits, yi, losses, h)
-                z_val = self._represent_batch(logits_v, yv, losses_v, h_v)
-                w, value = self.weight_updater_(z_tr.to(store.dtype), z_val.to(store.dtype),
-                                                store[idx])
-                store[idx] = w
-                self._epoch_objective += value
-                self._epoch_batches += 1
-        weights = (w if weighting else store[idx]).to(losses.dtype)
-        if self.weight_power != 1:
-            weights = weights ** self.weight_power
-        self._track_fit(logits.detach(), yi)
-        if use_val and self.train_on_val:
-            loss = ((weights * losses).sum() + losses_v.sum()) / (n + losses_v.shape[0])
-        else:
-            loss = self.get_loss(logits, yi, X=Xi, training=True, sample_weight=weights)
-        loss.backward()
-        return {"loss": loss, "y_pred": logits}
-
-    def validation_step(self, batch, **fit_params):
-        self._set_training(False)
-        Xi, yi = unpack_data(batch)
-        with torch.no_grad():
-            y_pred = self.infer(Xi)
-            loss = self.get_loss(y_pred, to_tensor(yi, device=self.device), X=Xi)
-        return {"loss": loss, "y_pred": y_pred}
-
     # ---- reporting --------------------------------------------------------
-    def _track_fit(self, logits, y):
-        """Accuracy and smallest margin ``z_y - max_{k != y} z_k`` on the
-        training batches as they are trained: once every margin is positive
-        the data are separated, and with cross-entropy the weights' effect
-        fades from there on."""
-        if logits.shape[1] < 2:
-            return
-        margin = logits.gather(1, y[:, None])[:, 0] - \
-            logits.scatter(1, y[:, None], float("-inf")).amax(1)
-        # Correct exactly when the margin is positive (ties count as wrong);
-        # minima are reduced once per epoch. Four small ops per batch.
-        self._epoch_correct += (margin > 0).sum()
-        self._epoch_seen += y.shape[0]
-        self._epoch_margins.append(margin.min())
-
-    def on_epoch_end(self, net, **kwargs):
-        w = self.weight_store_.weights
-        total = w.sum()
-        stats = torch.stack([w.mean(), w.max(), total**2 / (w * w).sum() / w.numel(),
-                             self._epoch_objective / max(self._epoch_batches, 1),
-                             self._epoch_correct / max(self._epoch_seen, 1),
-                             (torch.stack(self._epoch_margins).min() if self._epoch_margins
-                              else torch.full((), float("inf"), device=w.device)).to(w.dtype)])
-        mean, wmax, ess, obj, acc, margin = stats.tolist()   # one sync per epoch
-        self.history.record("w_mean", mean)
-        self.history.record("w_max", wmax)
-        self.history.record("w_ess", ess)
-        if self._epoch_batches:
-            self.history.record("iw_objective", obj)
-        if self._epoch_seen:
-            self.history.record("iw_train_acc", acc)
-            self.history.record("iw_margin_min", margin)
-        self._reset_epoch_stats()
-        super().on_epoch_end(net, **kwargs)
-
     def sample_weights(self):
         """Current weight of every training sample (numpy, training order)."""
         return self.weight_store_.weights.detach().cpu().numpy().astype(np.float64)
+
+
+def _fingerprint(X):
+    """Length and a digest of up to 1000 evenly spaced rows: which training
+    data a fit saw (a Dataset: its identity)."""
+    if isinstance(X, dict):
+        return tuple(sorted((k, _fingerprint(v)) for k, v in X.items()))
+    if not isinstance(X, (np.ndarray, torch.Tensor)):
+        return (type(X).__name__, id(X), len(X) if hasattr(X, "__len__") else None)
+    rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), 1000)).astype(int)) if len(X) else []
+    part = X[rows].cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X[rows])
+    return (tuple(X.shape), hashlib.blake2b(np.ascontiguousarray(part).tobytes(),
+                                            digest_size=16).hexdigest())

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from skorch.callbacks import PrintLog
-from skorch.dataset import Dataset
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import Sampler
 
 from .classifier import DynamicIWClassifier
+from .epoch_stats import WeightStats
 
 
 def _world():
@@ -77,18 +77,35 @@ class EpochShards(Sampler):
     and ``on_draw`` is told which samples this rank will see.
     """
 
-    def __init__(self, n, batch_size, rank, world_size, seed, epoch, on_draw, as_lists=False):
+    def __init__(self, n, batch_size, rank, world_size, seed, epoch, on_draw):
         self.args = (n, batch_size, rank, world_size, seed)
-        self.epoch, self.on_draw, self.as_lists = epoch, on_draw, as_lists
+        self.epoch, self.on_draw = epoch, on_draw
 
     def __iter__(self):
         batches = shard_batches(*self.args, epoch=self.epoch())
         self.on_draw(np.concatenate(batches))
-        return iter([b.tolist() for b in batches] if self.as_lists else batches)
+        return iter([b.tolist() for b in batches])
 
     def __len__(self):
         n, batch_size, _, world_size, _ = self.args
         return n_shard_batches(n, batch_size, world_size)
+
+
+class DistributedWeightStats(WeightStats):
+    """:class:`WeightStats` whose per-epoch sums are combined over the ranks
+    (the weights themselves are merged by the net first)."""
+
+    def totals(self, net):
+        objective, batches, correct, seen, margin = super().totals(net)
+        if getattr(net, "world_size_", 1) == 1:
+            return objective, batches, correct, seen, margin
+        dev = margin.device
+        sums = torch.tensor([float(objective), float(correct), float(batches), float(seen)],
+                            dtype=torch.float64, device=dev)
+        dist.all_reduce(sums)
+        margin = margin.to(torch.float64).reshape(1)
+        dist.all_reduce(margin, op=dist.ReduceOp.MIN)
+        return sums[0], int(sums[2]), sums[1], int(sums[3]), margin[0]
 
 
 class DistributedDynamicIWClassifier(DynamicIWClassifier):
@@ -121,6 +138,9 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
 
     _TRANSIENT = DynamicIWClassifier._TRANSIENT + ("_shard", "_shard_seed")
 
+    def _weight_stats_callback(self):
+        return DistributedWeightStats()
+
     # ---- process group ------------------------------------------------------
     def _join_process_group(self):
         if dist.is_available() and not dist.is_initialized() \
@@ -148,32 +168,26 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
         return self
 
     # ---- data ---------------------------------------------------------------
-    def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **fit_params):
+    def get_split_datasets(self, X, y=None, **fit_params):
         # Every fit looks again: a net unpickled in one process trains alone.
         self.rank_, self.world_size_ = self._join_process_group()
-        out = super().get_split_datasets(X, y, X_val=X_val, y_val=y_val, **fit_params)
+        out = super().get_split_datasets(X, y, **fit_params)
         # Different validation batches on every rank (rank 0 draws what one
         # process would).
-        self._val_gen.manual_seed(self.rank_)
+        if self.test_sample_ is not None:
+            self.test_sample_.generator.manual_seed(self.rank_)
         if self.world_size_ > 1:
             seed = torch.randint(2 ** 31 - 1, (1,))       # the sharding seed: rank 0's
             dist.broadcast(seed, src=0)
             self._shard_seed = int(seed)
         return out
 
-    def get_iterator(self, dataset, training=False):
-        if not training or self.world_size_ == 1:
-            return super().get_iterator(dataset, training=training)
-        batch_size = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
-        if batch_size == -1:
-            batch_size = len(dataset)
-        array_data = type(dataset) is Dataset      # one fancy index per batch
-        shards = EpochShards(len(dataset), batch_size, self.rank_, self.world_size_,
-                             self._shard_seed, epoch=lambda: len(self.history),
-                             on_draw=self._set_shard, as_lists=not array_data)
-        if array_data:
-            return DataLoader(dataset, batch_size=None, sampler=shards)
-        return DataLoader(dataset, batch_sampler=shards)
+    def _shard_batches(self, dataset, batch_size):
+        if self.world_size_ == 1:
+            return None
+        return EpochShards(len(dataset), batch_size, self.rank_, self.world_size_,
+                           self._shard_seed, epoch=lambda: len(self.history),
+                           on_draw=self._set_shard)
 
     def _set_shard(self, indices):
         self._shard = indices
@@ -199,7 +213,6 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
     def on_epoch_end(self, net, **kwargs):
         if self.world_size_ > 1:
             self._merge_weights()
-            self._merge_epoch_stats()
         super().on_epoch_end(net, **kwargs)
 
     def _merge_weights(self):
@@ -211,22 +224,3 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
         merged = torch.where(mine, store, torch.zeros_like(store))
         dist.all_reduce(merged)
         self.weight_store_.weights = merged
-
-    def _merge_epoch_stats(self):
-        dev = self._epoch_correct.device
-        sums = torch.stack([self._epoch_objective.to(torch.float64).to(dev),
-                            self._epoch_correct.to(torch.float64),
-                            torch.tensor(float(self._epoch_batches), dtype=torch.float64,
-                                         device=dev),
-                            torch.tensor(float(self._epoch_seen), dtype=torch.float64,
-                                         device=dev)])
-        dist.all_reduce(sums)
-        margin = (torch.stack(self._epoch_margins).min().to(torch.float64)
-                  if self._epoch_margins else torch.tensor(float("inf"), dtype=torch.float64,
-                                                           device=dev))
-        margin = margin.reshape(1).to(dev)
-        dist.all_reduce(margin, op=dist.ReduceOp.MIN)
-        self._epoch_objective = sums[0].to(self._epoch_objective.dtype)
-        self._epoch_correct = sums[1]
-        self._epoch_batches, self._epoch_seen = int(sums[2]), int(sums[3])
-        self._epoch_margins = [margin[0]] if torch.isfinite(margin[0]) else []

@@ -46,8 +46,8 @@ class DIWReferenceClassifier(DynamicIWClassifier):
                          warmup_epochs=warmup_epochs, train_on_val=train_on_val,
                          val_holdout=val_holdout, **kwargs)
 
-    def get_split_datasets(self, X, y=None, X_val=None, y_val=None, **fit_params):
-        """Append the validation samples to the training set, then split as
+    def partial_fit(self, X, y=None, classes=None, X_val=None, y_val=None, **fit_params):
+        """Append the validation samples to the training set, then train as
         :class:`DynamicIWClassifier` does."""
         X_val = unwrap_fit_sample(X_val, X, "X_val")
         y_val = unwrap_fit_sample(y_val, y, "y_val")
@@ -55,4 +55,5 @@ class DIWReferenceClassifier(DynamicIWClassifier):
                 and not isinstance(X, (dict, torch.utils.data.Dataset)):
             X = np.concatenate([np.asarray(X), np.asarray(X_val, dtype=np.asarray(X).dtype)])
             y = np.concatenate([np.asarray(y), np.asarray(y_val)])
-        return super().get_split_datasets(X, y, X_val=X_val, y_val=y_val, **fit_params)
+        return super().partial_fit(X, y, classes=classes, X_val=X_val, y_val=y_val,
+                                   **fit_params)

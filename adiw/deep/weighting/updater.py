@@ -2,9 +2,9 @@
 
 import torch
 
-from .._core.kernels import StackedSqDists
-from .._core.projection import mean_band, project_weights
-from .._core.solver import fista
+from ..._core.kernels import StackedSqDists
+from ..._core.projection import mean_band, project_weights
+from ..._core.solver import fista
 
 
 class BatchWeightUpdater:

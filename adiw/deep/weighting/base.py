@@ -1,0 +1,163 @@
+"""Uniform or known weights, and the training step every scheme shares."""
+
+from dataclasses import dataclass, field
+
+import torch
+from skorch.utils import to_tensor
+
+from ..checks import check_sample_weight
+
+
+@dataclass
+class BatchLoss:
+    """What the loss of one training step is taken over.
+
+    ``y_pred`` and ``y_true`` are the rows trained on (the training batch,
+    then any test-distribution rows the scheme trains on as well);
+    ``weights`` multiply their per-sample losses (None: unweighted, as in
+    skorch); ``n_train`` rows of them are the training batch.
+    """
+
+    y_pred: torch.Tensor
+    y_true: torch.Tensor
+    weights: torch.Tensor = None
+    n_train: int = 0
+    stats: dict = field(default_factory=dict)
+
+
+class Weighting:
+    """``solver="none"``: uniform weights (ERM), or known ones passed as
+    ``fit(X, y, sample_weight=w)``.
+
+    A weighting scheme decides, per fit, epoch and batch, which weights
+    multiply the training losses. The net calls ``begin_fit``,
+    ``begin_epoch``, ``begin_batch`` (once per batch, even when an
+    optimizer such as LBFGS evaluates the step several times) and
+    ``batch_loss`` (once per evaluation). Subclasses override
+    :meth:`batch_weights`, and the hooks they need.
+    """
+
+    #: Whether ``fit`` needs ``X_val`` / ``y_val``.
+    needs_test_sample = False
+    #: Whether the weights change during training (kept across partial fits).
+    learns = False
+
+    def __init__(self, net):
+        self.net = net
+        self._val_batch = None
+
+    # ---- fit lifecycle ------------------------------------------------------
+    def begin_fit(self, net, n, sample_weight, same_data):
+        """Size the weight store for ``n`` training samples."""
+        store = net.weight_store_
+        if sample_weight is not None:
+            store.weights = to_tensor(check_sample_weight(sample_weight, n), device=net.device)
+        elif not (self.learns and same_data and store.weights.shape[0] == n):
+            store.weights = torch.ones(n, device=net.device)
+        self.known_weights = sample_weight is not None
+
+    def begin_epoch(self, net, dataset_train):
+        """Called at the start of every epoch."""
+
+    def updates_now(self, net):
+        """Whether this batch's weights are updated from the test sample."""
+        return False
+
+    def begin_batch(self, net):
+        sample = net.test_sample_
+        self._batch_w = None
+        if sample is not None and (net.train_on_val or self.updates_now(net)):
+            size = net.val_batch_size or (net.batch_size if net.batch_size > 0 else len(sample))
+            self._val_batch = sample.draw(size)
+        else:
+            self._val_batch = None
+
+    # ---- one step -------------------------------------------------------------
+    def batch_weights(self, net, positions, forward):
+        """Weights of the training batch: the stored ones (None when uniform)."""
+        if not self.known_weights and not self.learns:
+            return None
+        return net.weight_store_.weights[torch.as_tensor(positions, device=net.device)]
+
+    def batch_loss(self, net, Xi, yi, positions, **fit_params):
+        """Forward the batch (and the test-distribution batch it needs) and
+        return the :class:`BatchLoss`."""
+        forward = BatchForward(net, Xi, yi, self._val_batch,
+                               train_val=net.train_on_val, fit_params=fit_params)
+        if self._batch_w is None:
+            self._batch_w = self.batch_weights(net, positions, forward)
+        w = self._batch_w
+        if w is not None:
+            w = net.loss_weights(w.to(forward.y_pred.dtype))
+        if not forward.train_val:
+            return BatchLoss(forward.y_pred, forward.y, w, forward.n, forward.stats)
+        if w is None:
+            w = torch.ones(forward.n, dtype=forward.y_pred.dtype, device=forward.y_pred.device)
+        ones = torch.ones(forward.y_v.shape[0], dtype=w.dtype, device=w.device)
+        return BatchLoss(torch.cat([forward.y_pred, forward.y_pred_v]),
+                         torch.cat([forward.y, forward.y_v]), torch.cat([w, ones]),
+                         forward.n, forward.stats)
+
+
+class BatchForward:
+    """The forward passes of one step: the training batch and, when given,
+    the test-distribution batch -- in one module call when both are plain
+    tensors of one dtype and row shape and both are trained on, else the
+    second without gradients (in eval mode) when it only serves the weights.
+    Per-sample losses and hidden representations are computed on demand.
+    """
+
+    def __init__(self, net, Xi, yi, val_batch, train_val, fit_params):
+        self.net = net
+        self.y = to_tensor(yi, device=net.device)
+        self.n = self.y.shape[0]
+        self.stats = {}
+        self.train_val = train_val and val_batch is not None
+        self.y_pred_v = self.y_v = self.hidden = self.hidden_v = None
+        if val_batch is None:
+            self.y_pred = net.infer(Xi, **fit_params)
+            self.hidden = net._hidden_output()
+            return
+        xv, self.y_v = val_batch
+        if self.train_val and _stackable(Xi, xv):
+            X = torch.cat([to_tensor(Xi, device=net.device), xv])
+            y_pred = net.infer(X, **fit_params)
+            self.y_pred, self.y_pred_v = y_pred[:self.n], y_pred[self.n:]
+            h = net._hidden_output()
+            if h is not None:
+                self.hidden, self.hidden_v = h[:self.n], h[self.n:]
+            return
+        self.y_pred = net.infer(Xi, **fit_params)
+        self.hidden = net._hidden_output()
+        with torch.set_grad_enabled(self.train_val):
+            if not self.train_val:
+                net.module_.eval()
+            try:
+                self.y_pred_v = net.infer(xv, **fit_params)
+                self.hidden_v = net._hidden_output()
+            finally:
+                net.module_.train()
+
+    def losses(self):
+        """Per-sample losses of the training batch and of the test batch."""
+        lv = None if self.y_pred_v is None else net_losses(self.net, self.y_pred_v, self.y_v)
+        return net_losses(self.net, self.y_pred, self.y), lv
+
+
+def net_losses(net, y_pred, y_true):
+    """Per-sample losses with ``NeuralNetClassifier.get_loss``'s semantics
+    (NLLLoss gets log-probabilities), before any weighting."""
+    from skorch import NeuralNetClassifier
+
+    losses = NeuralNetClassifier.get_loss(net, y_pred, y_true)
+    if losses.ndim != 1:
+        raise ValueError(
+            f"The criterion {type(net.criterion_).__name__} returns a loss of shape"
+            f" {tuple(losses.shape)}, not one loss per sample. Learned weights need"
+            " per-sample losses: use a criterion with a 'reduction' attribute (as"
+            " torch's losses have), which the net sets to 'none'.")
+    return losses
+
+
+def _stackable(Xi, xv):
+    return isinstance(Xi, torch.Tensor) and Xi.dtype == xv.dtype and Xi.shape[1:] == xv.shape[1:]

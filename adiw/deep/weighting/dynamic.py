@@ -1,0 +1,47 @@
+"""ADIW and DIW: weights updated on every batch against a test-distribution batch."""
+
+import torch
+
+from .base import Weighting
+from .updater import BatchWeightUpdater
+
+
+class DynamicWeighting(Weighting):
+    """``solver="adiw"`` (a few warm-started solver steps per batch) or
+    ``solver="diw"`` (solved to convergence from w = 1 on every batch).
+
+    The divergence compares the representations of the training batch and of
+    a batch of the test sample; the updated weights go back to the store
+    (warm starts) and weight the batch's losses.
+    """
+
+    needs_test_sample = True
+    learns = True
+
+    def __init__(self, net):
+        super().__init__(net)
+        self.updater = BatchWeightUpdater(
+            net.ratio_estimator_or_default(), solver=net.solver, n_steps=net.n_steps,
+            step_scale=net.step_scale, B=net.B, eps=net.eps,
+            width_quantile=net.width_quantile)
+
+    def updates_now(self, net):
+        return len(net.history) > net.warmup_epochs
+
+    def reference_batch(self, forward):
+        """Representations of the test-distribution batch the weights fit."""
+        return forward.y_pred_v, forward.y_v, forward.hidden_v
+
+    def batch_weights(self, net, positions, forward):
+        store = net.weight_store_.weights
+        idx = torch.as_tensor(positions, device=store.device)
+        if not self.updates_now(net):
+            return store[idx]
+        with torch.no_grad():
+            losses, losses_v = forward.losses()
+            z_tr = net.represent(forward.y_pred, forward.y, losses, forward.hidden)
+            z_val = net.represent(forward.y_pred_v, forward.y_v, losses_v, forward.hidden_v)
+            w, value = self.updater(z_tr.to(store.dtype), z_val.to(store.dtype), store[idx])
+            store[idx] = w
+        forward.stats["iw_objective"] = value
+        return w
