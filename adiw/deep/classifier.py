@@ -281,8 +281,12 @@ class DynamicIWClassifier(NeuralNetClassifier):
         if store is None:
             raise AttributeError(
                 "weight_store_ exists once the net is initialised with a criterion that"
-                " is a torch.nn.Module.")
+                " is a torch.nn.Module; per-sample weights need one.")
         return store
+
+    def _has_weight_store(self):
+        return isinstance(getattr(getattr(self, "criterion_", None), "adiw_weights", None),
+                          WeightStore)
 
     def initialize_module(self):
         super().initialize_module()
@@ -317,7 +321,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
     #: Fit-time state; rebuilt by every fit, never pickled (device tensors
     #: among the plain attributes would not load on a machine without them).
     _TRANSIENT = ("test_sample_", "_positions", "_batch_positions", "_capture",
-                  "_batch_loss_weights", "_fit_inputs")
+                  "_batch_loss_weights", "_fit_inputs", "_labels_checked")
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -381,7 +385,9 @@ class DynamicIWClassifier(NeuralNetClassifier):
         """skorch's checks, then: no NaN or inf, integer labels 0..K-1."""
         super().check_data(X, y)
         check_finite(X, "X")
-        if y is not None and not isinstance(X, torch.utils.data.Dataset):
+        # Without weights the criterion decides what targets mean, as in skorch.
+        if y is not None and self.solver != "none" \
+                and not isinstance(X, torch.utils.data.Dataset):
             check_labels(y, "y")
 
     def get_split_datasets(self, X, y=None, **fit_params):
@@ -421,25 +427,20 @@ class DynamicIWClassifier(NeuralNetClassifier):
         scheme.begin_fit(self, len(dataset_train), sample_weight,
                          same_data=key == getattr(self, "train_fingerprint_", None))
         self.train_fingerprint_ = key
-        if self.test_sample_ is not None:
-            self._check_output_size(y)
+        self._labels_checked = self.test_sample_ is None
         return dataset_train, dataset_valid
 
-    def _check_output_size(self, y):
-        """Labels the module cannot output are an error before training."""
-        sample = self.test_sample_
-        X_first, _ = sample.take(np.arange(1))
-        with torch.no_grad():
-            was_training = self.module_.training
-            self.module_.eval()
-            out = self.infer(X_first)
-            self.module_.train(was_training)
-        if out.ndim != 2:
+    def check_output_size(self, y_pred, y):
+        """Labels the module cannot output are an error (checked on the
+        first training batch's output, so no extra forward pass is made)."""
+        self._labels_checked = True
+        if not (isinstance(y_pred, torch.Tensor) and y_pred.ndim == 2):
             return
-        if sample.labels is not None:
-            check_output_covers(out.shape[1], sample.labels, "y_val")
-        if y is not None and not isinstance(y, torch.utils.data.Dataset):
-            check_output_covers(out.shape[1], check_labels(y, "y"), "y")
+        labels = self.test_sample_.labels
+        if labels is not None:
+            check_output_covers(y_pred.shape[1], labels, "y_val")
+        if self.solver != "none":
+            check_output_covers(y_pred.shape[1], check_labels(y, "y"), "y")
 
     def get_iterator(self, dataset, training=False):
         """The training loader's batch sampler records each batch's positions
@@ -495,6 +496,8 @@ class DynamicIWClassifier(NeuralNetClassifier):
         with self._weights_for_loss(step.weights):
             loss = self.get_loss(step.y_pred, step.y_true, X=Xi, training=True)
         loss.backward()
+        if step.n_train is None:
+            return {"loss": loss, "y_pred": step.y_pred, "iw_y": step.y_true, **step.stats}
         return {"loss": loss, "y_pred": step.y_pred[:step.n_train],
                 "iw_y": step.y_true[:step.n_train], **step.stats}
 
@@ -560,7 +563,7 @@ def _fingerprint(X):
     if isinstance(X, dict):
         return tuple(sorted((k, _fingerprint(v)) for k, v in X.items()))
     if not isinstance(X, (np.ndarray, torch.Tensor)):
-        return (type(X).__name__, id(X), len(X) if hasattr(X, "__len__") else None)
+        return (type(X).__name__, id(X), getattr(X, "shape", None))
     rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), 1000)).astype(int)) if len(X) else []
     part = X[rows].cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X[rows])
     return (tuple(X.shape), hashlib.blake2b(np.ascontiguousarray(part).tobytes(),

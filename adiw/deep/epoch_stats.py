@@ -1,5 +1,6 @@
 """Per-epoch weight and training-fit statistics, as a skorch callback."""
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback
 
@@ -28,9 +29,17 @@ class WeightStats(Callback):
         if value is not None:
             self.objective_ = self.objective_ + value
             self.batches_ += 1
-        logits, y = step["y_pred"].detach(), step["iw_y"]
-        if logits.ndim != 2 or logits.shape[1] < 2:
+        logits, y = step["y_pred"], step["iw_y"]
+        if not (isinstance(logits, torch.Tensor) and logits.ndim == 2 and logits.shape[1] > 1):
             return
+        if not isinstance(y, torch.Tensor):
+            if not (isinstance(y, np.ndarray) and y.dtype.kind in "iu"):
+                return                  # targets that are not class labels
+            y = torch.as_tensor(y)
+        y = y.to(logits.device)
+        if y.ndim != 1 or y.dtype not in (torch.int64, torch.int32):
+            return
+        logits = logits.detach()
         margin = logits.gather(1, y[:, None])[:, 0] - \
             logits.scatter(1, y[:, None], float("-inf")).amax(1)
         # Correct exactly when the margin is positive (ties count as wrong).
@@ -47,6 +56,8 @@ class WeightStats(Callback):
         return self.objective_, self.batches_, self.correct_, self.seen_, margin
 
     def on_epoch_end(self, net, **kwargs):
+        if not net._has_weight_store():
+            return
         w = net.weight_store_.weights
         objective, batches, correct, seen, margin = self.totals(net)
         to = dict(device=w.device, dtype=w.dtype)

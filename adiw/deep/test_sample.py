@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch.utils.data import Subset
 from torch.utils.data.dataloader import default_collate
@@ -97,7 +98,13 @@ class TestSample:
         """Rows at ``positions`` (into ``len(self)``) as device tensors (X, y)."""
         rows = self.rows[positions]
         if self.dataset is not None:
-            X, y = default_collate([self.dataset[int(i)] for i in rows])
+            try:
+                items = [unpack_data(self.dataset[int(i)]) for i in rows]
+            except TypeError as e:
+                raise ValueError(
+                    "X_val is a Dataset whose items are not (x, y) pairs; each item of"
+                    " the test-distribution sample needs its label.") from e
+            X, y = default_collate(items)
             return to_tensor(X, device=self.device), to_tensor(y, device=self.device)
         idx = torch.as_tensor(rows, device=self.device)
         return self.X[idx], self.y[idx]

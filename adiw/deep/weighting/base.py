@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 
 import torch
+from skorch.classifier import NeuralNetClassifier
+from skorch.dataset import get_len
 from skorch.utils import to_tensor
 
 from ..checks import check_sample_weight
@@ -15,13 +17,13 @@ class BatchLoss:
     ``y_pred`` and ``y_true`` are the rows trained on (the training batch,
     then any test-distribution rows the scheme trains on as well);
     ``weights`` multiply their per-sample losses (None: unweighted, as in
-    skorch); ``n_train`` rows of them are the training batch.
+    skorch); the first ``n_train`` rows are the training batch (None: all).
     """
 
     y_pred: torch.Tensor
     y_true: torch.Tensor
     weights: torch.Tensor = None
-    n_train: int = 0
+    n_train: int = None           # None: all rows
     stats: dict = field(default_factory=dict)
 
 
@@ -49,12 +51,15 @@ class Weighting:
     # ---- fit lifecycle ------------------------------------------------------
     def begin_fit(self, net, n, sample_weight, same_data):
         """Size the weight store for ``n`` training samples."""
+        self.known_weights = sample_weight is not None
+        if not (self.learns or self.known_weights or self.needs_test_sample) \
+                and not net._has_weight_store():
+            return                    # plain skorch, any criterion
         store = net.weight_store_
         if sample_weight is not None:
             store.weights = to_tensor(check_sample_weight(sample_weight, n), device=net.device)
         elif not (self.learns and same_data and store.weights.shape[0] == n):
             store.weights = torch.ones(n, device=net.device)
-        self.known_weights = sample_weight is not None
 
     def begin_epoch(self, net, dataset_train):
         """Called at the start of every epoch."""
@@ -84,13 +89,15 @@ class Weighting:
         return the :class:`BatchLoss`."""
         forward = BatchForward(net, Xi, yi, self._val_batch,
                                train_val=net.train_on_val, fit_params=fit_params)
+        if not net._labels_checked:
+            net.check_output_size(forward.y_pred, yi)
         if self._batch_w is None:
             self._batch_w = self.batch_weights(net, positions, forward)
         w = self._batch_w
         if w is not None:
             w = net.loss_weights(w.to(forward.y_pred.dtype))
         if not forward.train_val:
-            return BatchLoss(forward.y_pred, forward.y, w, forward.n, forward.stats)
+            return BatchLoss(forward.y_pred, forward.y_raw, w, None, forward.stats)
         if w is None:
             w = torch.ones(forward.n, dtype=forward.y_pred.dtype, device=forward.y_pred.device)
         ones = torch.ones(forward.y_v.shape[0], dtype=w.dtype, device=w.device)
@@ -109,8 +116,8 @@ class BatchForward:
 
     def __init__(self, net, Xi, yi, val_batch, train_val, fit_params):
         self.net = net
-        self.y = to_tensor(yi, device=net.device)
-        self.n = self.y.shape[0]
+        self.y_raw = yi          # as skorch has it; converted only when needed
+        self.n = get_len(yi)
         self.stats = {}
         self.train_val = train_val and val_batch is not None
         self.y_pred_v = self.y_v = self.hidden = self.hidden_v = None
@@ -138,6 +145,12 @@ class BatchForward:
             finally:
                 net.module_.train()
 
+    @property
+    def y(self):
+        if not isinstance(self.y_raw, torch.Tensor) or self.y_raw.device != self.net.device:
+            self.y_raw = to_tensor(self.y_raw, device=self.net.device)
+        return self.y_raw
+
     def losses(self):
         """Per-sample losses of the training batch and of the test batch."""
         lv = None if self.y_pred_v is None else net_losses(self.net, self.y_pred_v, self.y_v)
@@ -147,8 +160,6 @@ class BatchForward:
 def net_losses(net, y_pred, y_true):
     """Per-sample losses with ``NeuralNetClassifier.get_loss``'s semantics
     (NLLLoss gets log-probabilities), before any weighting."""
-    from skorch import NeuralNetClassifier
-
     losses = NeuralNetClassifier.get_loss(net, y_pred, y_true)
     if losses.ndim != 1:
         raise ValueError(
