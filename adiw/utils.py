@@ -1,7 +1,5 @@
 """Small public helpers."""
 
-import warnings
-
 import numpy as np
 
 
@@ -37,17 +35,12 @@ class Unsliced:
 
 
 def unwrap_fit_sample(value, X, name):
-    """Return the array inside ``Unsliced`` (or ``value``), warning when a
-    bare sample is as long as ``X`` -- the one case where scikit-learn's CV
-    would have sliced it together with ``X``."""
+    """Return the array inside ``Unsliced`` (or ``value`` itself).
+
+    No warning for a bare sample as long as ``X``: outside cross-validation
+    nothing slices it, and inside it only the caller knows; the docs say
+    when to wrap it.
+    """
     if isinstance(value, Unsliced):
         return value.value
-    if value is not None and X is not None and hasattr(value, "__len__") \
-            and len(value) == len(X) and np.ndim(value) >= 1:
-        warnings.warn(
-            f"{name} has as many rows as X ({len(X)}). scikit-learn's "
-            "cross-validation slices such fit parameters together with X, so a "
-            "fold would see only part of it. Pass it as adiw.utils.Unsliced("
-            f"{name}) if it must stay whole.", UserWarning, stacklevel=3,
-        )
     return value

@@ -52,6 +52,8 @@ class TestSample:
         Seeds the generator of the batch draws.
     """
 
+    __test__ = False          # not a pytest test class
+
     def __init__(self, X, y, holdout, device, seed=0):
         self.device = device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)

@@ -1,7 +1,7 @@
 """Base class and input handling shared by every ratio estimator."""
 
-import hashlib
 import math
+import sys
 import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
@@ -14,7 +14,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import ClassifierTags
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._core.backend import resolve_device, resolve_dtype, to_tensor
@@ -74,9 +73,9 @@ def split_domains(estimator, X, y, *, reset, require_both=True):
     """Validate ``(X_tr, X_te)`` or ``(X, domain)`` input; return both samples
     and whether they came as two samples.
 
-    A 1-D ``domain`` must hold exactly two distinct values; the larger one
-    (1, True) marks the test sample, as scikit-learn's binary convention
-    makes the larger label the positive class. With ``require_both=False``
+    A 1-D ``domain`` holds 0 (training) and 1 (test), or False and True;
+    any other labels are an error that names both conventions (skada's
+    ``sample_domain`` is converted by :func:`skada_domains`, never guessed). With ``require_both=False``
     (held-out scoring) a fold may hold one domain, 0 or 1, and an empty
     array stands for the other. Sets ``n_features_in_`` (and
     ``feature_names_in_``) when ``reset``.
@@ -101,25 +100,10 @@ def split_domains(estimator, X, y, *, reset, require_both=True):
         return X_tr, X_te, True
     X = validate_data(estimator, X, reset=reset, dtype=np.float64,
                       ensure_min_samples=4 if require_both else 1)
-    domain = np.asarray(y)
-    if domain.ndim != 1 or domain.shape[0] != X.shape[0]:
-        raise _domain_error(
-            f"domain must be 1-D with one entry per row of X ({X.shape[0]}),"
-            f" got shape {domain.shape}."
-        )
-    values = np.unique(domain)
-    if not require_both and len(values) == 1 and domain.dtype.kind in "biuf" \
-            and values[0] in (0, 1):
+    is_test = domain_mask(y, X.shape[0])
+    if not require_both and (is_test.all() or not is_test.any()):
         empty = X[:0]
-        return (X, empty, False) if values[0] == 0 else (empty, X, False)
-    type_of_target(domain, input_name="domain", raise_unknown=True)
-    if domain.dtype.kind not in "biuf" or len(values) != 2:
-        raise _domain_error(
-            f"domain must hold exactly two values, 0 (training) and 1 (test);"
-            f" got {len(values)} distinct value(s): {values[:5]}."
-            + (_CV_HINT if len(values) == 1 else "")
-        )
-    is_test = domain == values[1]
+        return (X, empty, False) if not is_test.any() else (empty, X, False)
     for name, mask in (("training (0)", ~is_test), ("test (1)", is_test)):
         if require_both and mask.sum() < 2:
             raise _domain_error(
@@ -127,6 +111,45 @@ def split_domains(estimator, X, y, *, reset, require_both=True):
                 " of each are needed." + _CV_HINT
             )
     return X[~is_test], X[is_test], False
+
+
+#: How the two domain conventions read; named in every domain error.
+_CONVENTIONS = (
+    " adiw's domain labels are 0 (training / source) and 1 (test / target), or"
+    " False and True. skada's sample_domain (source > 0, target < 0) is read with"
+    " fit(X, sample_domain=sample_domain) instead."
+)
+
+
+def domain_mask(domain, n_rows):
+    """Which rows are test-domain rows: ``domain`` holds 0/1 or booleans."""
+    domain = np.asarray(domain)
+    if domain.ndim != 1 or domain.shape[0] != n_rows:
+        raise _domain_error(
+            f"domain must be 1-D with one entry per row of X ({n_rows}),"
+            f" got shape {domain.shape}."
+        )
+    if domain.dtype.kind == "b":
+        return domain.copy()
+    values = np.unique(domain) if domain.dtype.kind in "iuf" else None
+    if values is None or not set(values.tolist()) <= {0, 1}:
+        shown = np.unique(domain.astype(object))[:5] if domain.size else []
+        raise _domain_error(
+            f"domain holds {list(shown)}, not only 0 and 1." + _CONVENTIONS
+            + (_CV_HINT if values is not None and len(values) == 1 else ""))
+    return domain == 1
+
+
+def skada_domains(sample_domain):
+    """skada's ``sample_domain`` (source > 0, target < 0) as adiw's 0/1."""
+    sd = np.asarray(sample_domain)
+    if sd.ndim != 1 or sd.dtype.kind not in "iuf" or not np.all(np.isfinite(sd)) \
+            or np.any(sd == 0):
+        raise ValueError(
+            "sample_domain must be 1-D numbers, positive for source (training) rows"
+            " and negative for target (test) rows, as in skada; 0 is neither."
+            + _CONVENTIONS)
+    return (sd < 0).astype(np.int64)
 
 
 def check_weights(w):
@@ -141,10 +164,28 @@ def check_weights(w):
     return np.maximum(w, 0.0)
 
 
-def _fingerprint(X):
-    """A digest of an array's values, to recognise the training sample."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    return hashlib.blake2b(X.tobytes(), digest_size=16).digest() + bytes(str(X.shape), "ascii")
+def _refuse_two_samples_in_pipeline(y):
+    """``Pipeline([..., ratio]).fit(X_tr, X_te)`` would transform ``X_tr``
+    alone and hand the raw ``X_te`` to the ratio: refuse it, naming the
+    stacked form, in which the preceding steps see both samples."""
+    if y is None or not (sp.issparse(y) or np.asarray(y).ndim == 2):
+        return
+    from sklearn.pipeline import Pipeline
+
+    frame = sys._getframe(2)
+    for _ in range(6):
+        if frame is None:
+            return
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Pipeline) and len(owner.steps) > 1:
+            raise ValueError(
+                "A Pipeline passes X_test to its last step untransformed, so"
+                " Pipeline(...).fit(X_train, X_test) would compare a transformed"
+                " training sample with a raw test sample. Stack both samples and pass"
+                " their domains: fit(np.vstack([X_train, X_test]), domain) with"
+                " domain 0 for training and 1 for test rows; every step then sees"
+                " both.")
+        frame = frame.f_back
 
 
 def _check_range(Xc, dtype):
@@ -223,7 +264,7 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
     _candidate_params = {}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_domain=None):
         """Estimate the density ratio.
 
         Parameters
@@ -232,8 +273,12 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
             The training sample, or both samples stacked when ``y`` is a
             domain vector.
         y : array-like of shape (n_test, n_features) or (n_samples,)
-            The test sample, or the domain of each row of ``X``: 0 for
-            training, 1 for test (the form cross-validation splits).
+            The test sample, or the domain of each row of ``X``: 0 (or
+            False) for training, 1 (or True) for test -- the form
+            cross-validation splits and Pipelines pass along.
+        sample_domain : array-like of shape (n_samples,), optional
+            skada's convention instead of ``y``: positive for source
+            (training) rows, negative for target (test) rows.
 
         Returns
         -------
@@ -241,6 +286,12 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         """
         for name, (lower, closed) in self._candidate_params.items():
             check_candidates(name, getattr(self, name), lower, closed)
+        if sample_domain is not None:
+            if y is not None:
+                raise ValueError("Pass the domains once: y (0/1) or sample_domain"
+                                 " (skada's signs), not both.")
+            y = skada_domains(sample_domain)
+        _refuse_two_samples_in_pipeline(y)
         X_tr, X_te, _ = split_domains(self, X, y, reset=True)
         # Kernels depend on differences only: centring makes them exactly
         # translation invariant and keeps float32 rounding at the data's
@@ -250,36 +301,63 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         _check_range(pooled - self._center,
                      resolve_dtype(getattr(self, "dtype", "float64")))
         self._test_share = X_te.shape[0] / (X_tr.shape[0] + X_te.shape[0])
-        self._train_key = _fingerprint(X_tr)
         self._fit(X_tr, X_te)
         self.weights_ = check_weights(self.weights_)
         return self
 
-    def predict_weights(self, X):
-        """Importance weights w(x) at the rows of ``X``.
+    def predict_weights(self, X=None):
+        """Importance weights w(x) at the rows of ``X``, row by row.
 
-        At the training sample itself (the same values, in the same order)
-        these are ``weights_``, so ``fit_transform(X_train, X_test)``,
-        ``transform(X_train)`` and ``weights_`` agree; elsewhere, the
-        estimator's extension to new points.
+        Each row's weight depends on that row alone (scikit-learn's
+        ``TargetEncoder`` convention): chunks, permutations and dtype round
+        trips give the same rows. It is the estimator's extension to any
+        point, bounded by the largest in-sample weight (``weights_.max()``),
+        so no fresh point weighs more than any fitted one. The in-sample
+        weights, which transductive estimators (KMM, W1) fit directly, are
+        ``weights_`` and ``fit_transform``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), optional
+            None returns ``weights_`` (the training sample's weights).
 
         Returns
         -------
         w : ndarray of shape (n_samples,), finite and non-negative.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        if X.shape[0] == self.weights_.shape[0] and _fingerprint(X) == self._train_key:
+        if X is None:
             return self.weights_.copy()
-        return check_weights(self._predict_weights(X))
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        w = check_weights(self._predict_weights(X))
+        return np.minimum(w, self.weights_.max()) if self.weights_.size else w
 
     def transform(self, X):
-        """Weights as an (n_samples, 1) column, for use in pipelines."""
+        """Row-wise weights (:meth:`predict_weights`) as an (n_samples, 1) column."""
         return self.predict_weights(X)[:, None]
+
+    def fit_transform(self, X, y=None, sample_domain=None):
+        """Fit, then return the in-sample weights as an (n_samples, 1) column.
+
+        One row per row of ``X``: ``weights_`` for a training sample given
+        with ``y = X_test``; with a domain vector, ``weights_`` at the
+        training rows and :meth:`predict_weights` at the test rows.
+
+        Returns
+        -------
+        w : ndarray of shape (n_samples, 1)
+        """
+        self.fit(X, y, sample_domain=sample_domain)
+        if y is None and sample_domain is not None:
+            y = skada_domains(sample_domain)
+        if sp.issparse(y) or np.asarray(y).ndim == 2:
+            return self.weights_[:, None].copy()
+        X = check_array(X, dtype=np.float64)
+        is_test = domain_mask(y, X.shape[0])
+        w = np.empty(X.shape[0])
+        w[~is_test] = self.weights_
+        w[is_test] = self.predict_weights(X[is_test])
+        return w[:, None]
 
     def score(self, X, y):
         """Held-out value of the estimator's own criterion (higher is better).

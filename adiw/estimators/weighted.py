@@ -64,6 +64,10 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
     (2,)
     """
 
+    # X_test is what this estimator is for: requested by default under
+    # scikit-learn's metadata routing, so searches and cross_validate pass it.
+    __metadata_request__fit = {"X_test": True}
+
     _parameter_constraints = {
         "ratio_estimator": [HasMethods(["fit", "predict_weights"])],
         "estimator": [HasMethods(["fit"])],
@@ -110,7 +114,8 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         if user_weight is not None:
             weights = weights * np.asarray(user_weight, dtype=float)
         self.weights_ = weights
-        self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=weights, **inner)
+        self.estimator_ = clone(self.estimator)
+        self.estimator_.fit(X, y, **_with_sample_weight(self.estimator_, weights, inner))
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         self.n_features_in_ = self.ratio_estimator_.n_features_in_
@@ -142,7 +147,7 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
 
     def get_metadata_routing(self):
         """Route fit metadata (e.g. ``sample_weight``) to ``estimator.fit``."""
-        return MetadataRouter(owner=self).add(
+        return MetadataRouter(owner=self).add_self_request(self).add(
             estimator=self.estimator,
             method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
@@ -154,6 +159,28 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         tags.classifier_tags = inner.classifier_tags
         tags.regressor_tags = inner.regressor_tags
         return tags
+
+
+def _with_sample_weight(estimator, weights, params):
+    """Fit parameters that hand ``weights`` to whoever consumes them: the
+    final step of a Pipeline (``<last>__sample_weight``, or under metadata
+    routing the steps that request ``sample_weight``), else ``estimator``."""
+    from sklearn.pipeline import Pipeline
+
+    params = dict(params)
+    if not isinstance(estimator, Pipeline) or _routing_enabled():
+        if isinstance(estimator, Pipeline):
+            requested = estimator.get_metadata_routing().consumes(
+                "fit", ["sample_weight"])
+            if not requested:
+                raise ValueError(
+                    "With metadata routing enabled, a step of the Pipeline must request"
+                    " the importance weights: e.g."
+                    " LogisticRegression().set_fit_request(sample_weight=True).")
+        params["sample_weight"] = weights
+        return params
+    params[f"{estimator.steps[-1][0]}__sample_weight"] = weights
+    return params
 
 
 class _IWScorer:
