@@ -1,10 +1,10 @@
 """adiw: importance weighting under distribution shift.
 
-* :mod:`adiw.estimators` -- density-ratio estimators with the scikit-learn
+* ``adiw.estimators`` -- density-ratio estimators with the scikit-learn
   contract (KMM, KLIEP, uLSIF/RuLSIF, Wasserstein-1, classifier, k-NN).
-* :mod:`adiw.deep` -- :class:`~adiw.deep.DynamicIWClassifier`, a skorch
+* ``adiw.deep`` -- ``DynamicIWClassifier``, a skorch
   classifier that learns importance weights during training (ADIW).
-* :mod:`adiw.datasets` -- shift generators and the digits joint-shift task.
+* ``adiw.datasets`` -- shift generators and the digits joint-shift task.
 """
 
 __version__ = "0.1.0"

@@ -191,7 +191,7 @@ def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
     )
 
 
-#: Corruption families of :func:`corrupt_digits`.
+#: Corruption families of ``corrupt_digits``.
 CORRUPTIONS = ("noise", "shift", "occlusion", "salt_pepper", "blur", "contrast")
 
 

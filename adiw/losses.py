@@ -1,7 +1,7 @@
 """Per-sample reweighting losses usable as any skorch net's ``criterion``.
 
 Both return one loss per sample with ``reduction="none"``, so inside
-:class:`~adiw.deep.DynamicIWClassifier` they compose with the importance
+``DynamicIWClassifier`` they compose with the importance
 weights: the trained loss is the mean of ``w_i * loss_i``.
 """
 

@@ -4,12 +4,12 @@ scikit-learn's searches parallelise through joblib, and joblib's ``"dask"``
 backend sends each (candidate, fold) task to a ``dask.distributed`` worker.
 adiw needs nothing special for that beyond two things this module provides:
 
-* :class:`TorchThreads`, a worker plugin that sets torch's intra-op thread
+* ``TorchThreads``, a worker plugin that sets torch's intra-op thread
   count to each worker's thread count. Dask's nanny starts workers with
   ``OMP_NUM_THREADS=1``, which torch reads at import: without the plugin a
   4-thread worker runs torch on one core, and a worker whose torch was told
   otherwise oversubscribes the machine.
-* :func:`search_on_cluster`, a context manager that registers the plugin and
+* ``search_on_cluster``, a context manager that registers the plugin and
   turns on joblib's dask backend.
 
 Large arguments (``X``, ``domain``) travel once per search: joblib's dask
@@ -58,7 +58,7 @@ class TorchThreads(WorkerPlugin):
 def search_on_cluster(client, **backend_options):
     """Run the joblib work inside the block (e.g. ``GridSearchCV.fit``) on ``client``.
 
-    Registers :class:`TorchThreads` on the client's workers, then enters
+    Registers ``TorchThreads`` on the client's workers, then enters
     ``joblib.parallel_config(backend="dask", ...)``.
 
     Parameters

@@ -6,6 +6,9 @@ from adiw.datasets import load_digits_shift
 from adiw.deep import DynamicIWClassifier
 from adiw.models import MLP
 
+# Scripts run by tests in subprocesses, not test modules.
+collect_ignore = ["skorch_plugin.py", "ddp_train.py"]
+
 
 @pytest.fixture
 def rng():

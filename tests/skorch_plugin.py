@@ -45,7 +45,7 @@ def _test_sample(X, y):
 
 
 class NeuralNetClassifier(DynamicIWClassifier):
-    __doc__ = DynamicIWClassifier.__doc__
+    """DynamicIWClassifier with NeuralNetClassifier's defaults."""
 
     def __init__(self, module, *args, criterion=torch.nn.NLLLoss,
                  train_split=ValidSplit(5, stratified=True), solver=SOLVER,

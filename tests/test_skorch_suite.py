@@ -62,17 +62,33 @@ NOT_APPLICABLE_WITH_WEIGHTS = {
 }
 
 
-def _failures(solver, tmp_path):
-    report = tmp_path / f"skorch-{solver}.xml"
-    env = dict(os.environ, ADIW_SKORCH_SOLVER=solver,
+def _start(solver, folder):
+    report = folder / f"skorch-{solver}.xml"
+    # One thread each: both runs go at once on a 2-core machine.
+    env = dict(os.environ, ADIW_SKORCH_SOLVER=solver, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([os.path.dirname(__file__),
                                            os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "skorch_plugin", "-p", "no:cacheprovider",
          "-o", "addopts=", "-W", "ignore", f"--junitxml={report}", "--pyargs",
          "skorch.tests.test_net", "skorch.tests.test_classifier"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert report.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, report
+
+
+@pytest.fixture(scope="module")
+def suite_runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("skorch-suite")
+    started = {solver: _start(solver, folder) for solver in ("none", "adiw")}
+    results = {}
+    for solver, (proc, report) in started.items():
+        out, _ = proc.communicate(timeout=900)
+        assert report.exists(), out[-5000:]
+        results[solver] = _read(report)
+    return results
+
+
+def _read(report):
     failed, passed = {}, 0
     for case in ET.parse(report).getroot().iter("testcase"):
         bad = case.find("failure") if case.find("failure") is not None else case.find("error")
@@ -84,8 +100,8 @@ def _failures(solver, tmp_path):
 
 
 @pytest.mark.parametrize("solver", ["none", "adiw"])
-def test_skorch_suite_passes(solver, tmp_path):
-    failed, passed = _failures(solver, tmp_path)
+def test_skorch_suite_passes(solver, suite_runs):
+    failed, passed = suite_runs[solver]
     allowed = FAIL_WITH_SKORCH_TOO | set(DIFFER_BY_DESIGN)
     if solver == "adiw":
         allowed |= set(NOT_APPLICABLE_WITH_WEIGHTS)

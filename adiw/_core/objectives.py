@@ -133,7 +133,7 @@ def nadaraya_watson(Z_query, Z_ref, gamma):
 
 
 def smoother_from_sq_dists(D, gamma):
-    """:func:`nadaraya_watson` from precomputed squared distances."""
+    """``nadaraya_watson`` from precomputed squared distances."""
     logits = D * -gamma
     logits = logits - logits.max(1, keepdim=True).values
     # Floored as in rbf_from_sq_dists, so no weight is subnormal.

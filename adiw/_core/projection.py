@@ -79,7 +79,7 @@ def _newton_shift(v, u, w, s, target, max_steps=6):
 
 
 def _project_box_sum_sorted(v, upper, lower_sum, upper_sum, b=None):
-    """:func:`project_box_sum` by the sorted breakpoints, without host sync.
+    """``project_box_sum`` by the sorted breakpoints, without host sync.
 
     The ``b = None``, scalar-``upper`` case (the weights of the deep
     trainer) skips every product with ``b`` and every per-element bound:

@@ -55,17 +55,17 @@ class DynamicIWClassifier(NeuralNetClassifier):
     ``NeuralNetClassifier``'s semantics (log-probabilities for ``NLLLoss``),
     the batch's weights multiplying the per-sample losses before the
     criterion's own reduction (a ``get_loss`` override that calls
-    ``super().get_loss`` keeps them; :meth:`loss_weights` and
+    ``super().get_loss`` keeps them; ``loss_weights`` and
     ``batch_weights_`` say what they are); ``fit_params`` reach the module;
     ``train_split`` is used when given (it must be None while part of
     ``X_val`` is held out); Datasets, dicts, DataFrames and sparse input,
     custom samplers, workers, LBFGS (the weights are updated once per batch,
     however often the optimizer re-evaluates it), gradient accumulation and
     ``compile=True`` work as in skorch. The weighting scheme of each
-    ``solver`` is an object of :mod:`adiw.deep.weighting`.
+    ``solver`` is an object of ``adiw.deep.weighting``.
 
     The per-sample weights live on the criterion (``criterion_.adiw_weights``,
-    a :class:`WeightStore`): they are the weights of the training objective,
+    a ``WeightStore``): they are the weights of the training objective,
     so ``save_params(f_criterion=...)``, skorch's ``Checkpoint`` defaults and
     pickling keep them, and they follow the net's device.
 
@@ -144,7 +144,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
     criterion : torch loss (class or instance), default=CrossEntropyLoss
         Its ``reduction`` is set to ``"none"`` and applied after weighting.
     **kwargs
-        Passed to :class:`skorch.NeuralNetClassifier` (``max_epochs``, ``lr``,
+        Passed to ``skorch.NeuralNetClassifier`` (``max_epochs``, ``lr``,
         ``batch_size``, ``optimizer``, ``callbacks``, ...). Training batches
         are shuffled every epoch (``iterator_train__shuffle=True``, unlike
         skorch's default).
@@ -164,7 +164,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
         training batches as they are trained, ``iw_train_acc`` and
         ``iw_margin_min`` (the smallest margin ``z_y - max_{k != y} z_k``:
         positive once the network separates its training data, from which
-        point cross-entropy forgets the weights); see :class:`WeightStats`.
+        point cross-entropy forgets the weights); see ``WeightStats``.
 
     Examples
     --------
@@ -276,7 +276,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
 
     @property
     def weight_store_(self):
-        """The per-sample weights (a :class:`WeightStore` on the criterion)."""
+        """The per-sample weights (a ``WeightStore`` on the criterion)."""
         store = getattr(getattr(self, "criterion_", None), "adiw_weights", None)
         if store is None:
             raise AttributeError(
@@ -346,7 +346,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
             torch ``Dataset`` (then ``y=None``).
         X_val, y_val : array-like, tensor or DataFrame, or a Dataset and None
             The labelled sample from the test distribution; required unless
-            ``solver="none"``. Wrap it in :class:`adiw.utils.Unsliced` in
+            ``solver="none"``. Wrap it in ``adiw.utils.Unsliced`` in
             cross-validation when it is as long as ``X``.
         sample_weight : array-like of shape (n_samples,), optional
             Known weights (``solver="none"`` only).
@@ -368,7 +368,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
         The learned weights carry over when ``X`` holds the same training
         data as the last fit (same length and a fingerprint of its values);
         on other data they restart from 1, since a weight belongs to a
-        sample, not to a position. Parameters as in :meth:`fit`.
+        sample, not to a position. Parameters as in ``fit``.
 
         Returns
         -------
@@ -444,7 +444,7 @@ class DynamicIWClassifier(NeuralNetClassifier):
 
     def get_iterator(self, dataset, training=False):
         """The training loader's batch sampler records each batch's positions
-        (:mod:`adiw.deep.positions`); other iterators are skorch's."""
+        (``adiw.deep.positions``); other iterators are skorch's."""
         if not training:
             return super().get_iterator(dataset, training=training)
         kwargs = self.get_params_for("iterator_train")

@@ -70,7 +70,7 @@ def n_shard_batches(n, batch_size, world_size):
 
 
 class EpochShards(Sampler):
-    """This rank's batches, drawn anew by :func:`shard_batches` on every pass.
+    """This rank's batches, drawn anew by ``shard_batches`` on every pass.
 
     skorch builds the training loader once per fit and iterates it once per
     epoch, so the epoch is read when iteration starts (``epoch``, a callable),
@@ -92,7 +92,7 @@ class EpochShards(Sampler):
 
 
 class DistributedWeightStats(WeightStats):
-    """:class:`WeightStats` whose per-epoch sums are combined over the ranks
+    """``WeightStats`` whose per-epoch sums are combined over the ranks
     (the weights themselves are merged by the net first)."""
 
     def totals(self, net):
@@ -109,16 +109,16 @@ class DistributedWeightStats(WeightStats):
 
 
 class DistributedDynamicIWClassifier(DynamicIWClassifier):
-    """:class:`DynamicIWClassifier` trained data-parallel on several processes.
+    """``DynamicIWClassifier`` trained data-parallel on several processes.
 
     Launch the same script on every process, e.g.
     ``torchrun --nproc-per-node 4 train.py``: the class joins the process
     group that ``torchrun`` describes (``gloo`` on CPU, ``NCCL`` when
     ``device`` is CUDA; on GPUs each process takes ``cuda:LOCAL_RANK``), or
     uses one you initialised yourself. Started without a launcher it is
-    exactly a :class:`DynamicIWClassifier`.
+    exactly a ``DynamicIWClassifier``.
 
-    Each process trains on its shard of every epoch (:func:`shard_batches`):
+    Each process trains on its shard of every epoch (``shard_batches``):
     over the processes every training sample is visited once per epoch.
     Gradients are averaged over the processes at every step, as in DDP, so
     ``batch_size`` is per process: the global batch is
@@ -133,7 +133,7 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
     Parameters
     ----------
     module, **kwargs
-        As :class:`DynamicIWClassifier`.
+        As ``DynamicIWClassifier``.
     """
 
     _TRANSIENT = DynamicIWClassifier._TRANSIENT + ("_shard", "_shard_seed")

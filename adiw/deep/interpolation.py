@@ -139,18 +139,18 @@ class WeightInterpolation(ClassifierMixin, BaseEstimator):
     ----------
     base : fitted classifier
         The general model. A fitted skorch ``NeuralNetClassifier`` (e.g.
-        :class:`~adiw.deep.DynamicIWClassifier`); for ``mode="outputs"``, any
+        ``DynamicIWClassifier``); for ``mode="outputs"``, any
         fitted classifier with ``predict_proba``. May be wrapped in
-        :class:`sklearn.frozen.FrozenEstimator` to survive ``clone``.
+        ``sklearn.frozen.FrozenEstimator`` to survive ``clone``.
     tuned : fitted classifier
         The fine-tuned model, with the same classes.
     coefficient : "entropy" or float in [0, 1], default="entropy"
         ``"entropy"`` is DaWin; a float is a static coefficient.
     mode : {"weights", "outputs"}, default="weights"
     n_clusters : int or None, default=None
-        With ``"entropy"``: fit a :class:`~adiw.deep.beta_mixture.BetaMixture`
+        With ``"entropy"``: fit a ``BetaMixture``
         of this many components to the coefficients of the inputs given to
-        :meth:`fit` and give each input its component's mean. Weight
+        ``fit`` and give each input its component's mean. Weight
         interpolation then costs ``n_clusters`` forward passes per batch
         instead of one parameter set per input.
     temperature : float or (float, float), default=1.0
@@ -159,7 +159,7 @@ class WeightInterpolation(ClassifierMixin, BaseEstimator):
     offset : bool, default=False
         DaWin's domain-wise offset adjustment: with ``c`` the mean of the two
         models' coefficients of variation of the entropy over the inputs given
-        to :meth:`fit` and ``s = (mean H_base + mean H_tuned) / mean H_base``,
+        to ``fit`` and ``s = (mean H_base + mean H_tuned) / mean H_base``,
         ``lambda = (exp(-H_tuned) + c / s) / (exp(-H_base) + exp(-H_tuned) + c)``,
         which pulls coefficients towards ``1 / s``.
     batch_size : int, default=1024
@@ -282,7 +282,7 @@ class WeightInterpolation(ClassifierMixin, BaseEstimator):
             optional.
         y : ignored
             Accepted so that ``GridSearchCV`` can tune ``coefficient`` by
-            :meth:`score` on labelled validation data.
+            ``score`` on labelled validation data.
 
         Returns
         -------

@@ -59,6 +59,23 @@ def _whole_batch_fetch(dataset, kwargs):
     return all(isinstance(p, (np.ndarray, torch.Tensor)) for p in parts)
 
 
+class _WholeBatches(torch.utils.data.Dataset):
+    """skorch ``Dataset`` arrays indexed with a whole batch of positions at
+    once, by plain fancy indexing (skorch's own indexing of an array goes
+    through scikit-learn's ``_safe_indexing``, which checks every index)."""
+
+    def __init__(self, dataset):
+        self.X, self.y = dataset.X, dataset.y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, positions):
+        idx = np.asarray(positions)
+        X = {k: v[idx] for k, v in self.X.items()} if isinstance(self.X, dict) else self.X[idx]
+        return X, self.y[idx]
+
+
 def recorded_loader(dataset, kwargs, batch_size, batches=None):
     """A ``DataLoader`` over ``dataset`` whose batch sampler records positions.
 
@@ -85,5 +102,6 @@ def recorded_loader(dataset, kwargs, batch_size, batches=None):
         batches = BatchSampler(sampler, batch_size, drop_last=drop_last)
     recorder = RecordedBatches(batches)
     if _whole_batch_fetch(dataset, kwargs):
-        return DataLoader(dataset, batch_size=None, sampler=recorder, **kwargs), recorder
+        return DataLoader(_WholeBatches(dataset), batch_size=None, sampler=recorder,
+                          **kwargs), recorder
     return DataLoader(dataset, batch_sampler=recorder, **kwargs), recorder

@@ -10,7 +10,7 @@ from .classifier import DynamicIWClassifier
 class DIWReferenceClassifier(DynamicIWClassifier):
     """DIW as its reference implementation sets it up (Fang et al., 2020).
 
-    The defaults differ from :class:`DynamicIWClassifier`'s where the DIW
+    The defaults differ from ``DynamicIWClassifier``'s where the DIW
     reference code does: the kernel width comes from the 1 % quantile of
     the pairwise distances (``width_quantile=0.01``), the mean band is
     KMM's ``(sqrt(n_b) - 1) / sqrt(n_b)`` (``eps=None``), the first epoch
@@ -34,7 +34,7 @@ class DIWReferenceClassifier(DynamicIWClassifier):
     ----------
     module : torch module (class or instance)
     **kwargs
-        As :class:`DynamicIWClassifier`; the defaults above apply unless
+        As ``DynamicIWClassifier``; the defaults above apply unless
         given.
     """
 
@@ -48,7 +48,7 @@ class DIWReferenceClassifier(DynamicIWClassifier):
 
     def partial_fit(self, X, y=None, classes=None, X_val=None, y_val=None, **fit_params):
         """Append the validation samples to the training set, then train as
-        :class:`DynamicIWClassifier` does."""
+        ``DynamicIWClassifier`` does."""
         X_val = unwrap_fit_sample(X_val, X, "X_val")
         y_val = unwrap_fit_sample(y_val, y, "y_val")
         if X_val is not None and y_val is not None \

@@ -46,7 +46,7 @@ class TestSample:
     ----------
     X, y : array-like, or a torch Dataset and None
     holdout : float in [0, 1)
-        Fraction held out for skorch's validation (:func:`holdout_split`).
+        Fraction held out for skorch's validation (``holdout_split``).
     device : str or torch.device
     seed : int
         Seeds the generator of the batch draws.

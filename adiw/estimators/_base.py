@@ -75,7 +75,7 @@ def split_domains(estimator, X, y, *, reset, require_both=True):
 
     A 1-D ``domain`` holds 0 (training) and 1 (test), or False and True;
     any other labels are an error that names both conventions (skada's
-    ``sample_domain`` is converted by :func:`skada_domains`, never guessed). With ``require_both=False``
+    ``sample_domain`` is converted by ``skada_domains``, never guessed). With ``require_both=False``
     (held-out scoring) a fold may hold one domain, 0 or 1, and an empty
     array stands for the other. Sets ``n_features_in_`` (and
     ``feature_names_in_``) when ``reset``.
@@ -333,7 +333,7 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         return np.minimum(w, self.weights_.max()) if self.weights_.size else w
 
     def transform(self, X):
-        """Row-wise weights (:meth:`predict_weights`) as an (n_samples, 1) column."""
+        """Row-wise weights (``predict_weights``) as an (n_samples, 1) column."""
         return self.predict_weights(X)[:, None]
 
     def fit_transform(self, X, y=None, sample_domain=None):
@@ -341,7 +341,7 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
 
         One row per row of ``X``: ``weights_`` for a training sample given
         with ``y = X_test``; with a domain vector, ``weights_`` at the
-        training rows and :meth:`predict_weights` at the test rows.
+        training rows and ``predict_weights`` at the test rows.
 
         Returns
         -------

@@ -59,7 +59,7 @@ def max_sliced_direction(X_tr, X_te, n_iter=20, n_starts=3, random_state=None):
 
 
 def _max_sliced(X_tr, X_te, n_iter=20, n_starts=3, random_state=None):
-    """:func:`max_sliced_direction` and the W1 along it."""
+    """``max_sliced_direction`` and the W1 along it."""
     d = X_tr.shape[1]
     starts = [X_te.mean(0) - X_tr.mean(0)]
     if d > 1:

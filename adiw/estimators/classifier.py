@@ -34,7 +34,7 @@ class IncrementalLogisticRegression(ClassifierMixin, BaseEstimator):
     constant step ``eta0``, the classic averaged-SGD setting) takes
     ``n_epochs`` passes of ``partial_fit`` over shuffled chunks: memory beyond the data is one
     chunk, and time is linear in the number of rows. The default of
-    :class:`ClassifierRatio` from 5e6 pooled rows, where the batch solver of
+    ``ClassifierRatio`` from 5e6 pooled rows, where the batch solver of
     ``LogisticRegression`` would hold several copies of the data.
 
     Parameters
@@ -134,7 +134,7 @@ class ClassifierRatio(BaseRatioEstimator):
         ``LogisticRegression()`` (exact for log-linear ratios, e.g. Gaussians
         with equal covariance; the scaling keeps the solver well conditioned
         however far the data sit from the origin), and from 5e6 pooled rows
-        :class:`IncrementalLogisticRegression` (the same model by averaged
+        ``IncrementalLogisticRegression`` (the same model by averaged
         SGD over chunks, linear time and one chunk of extra memory).
     calibration : {"sigmoid", "isotonic"} or None, default=None
         Wrap the classifier in ``CalibratedClassifierCV`` with this method,
@@ -147,7 +147,7 @@ class ClassifierRatio(BaseRatioEstimator):
         the calibration. ``weights_`` come from classifiers that did not see
         the point (a classifier that fits its training sample, such as a
         decision tree, is otherwise certain of every training point's
-        domain); :meth:`predict_weights` on new points uses the classifier
+        domain); ``predict_weights`` on new points uses the classifier
         fitted on all data. A warning says when even the out-of-fold
         probabilities are mostly 0 or 1.
     random_state : int, RandomState or None, default=None

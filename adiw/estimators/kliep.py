@@ -231,7 +231,7 @@ class KLIEPRatio(KernelModelMixin, BaseRatioEstimator):
 
     def _batch_objective(self, dists, gamma):
         """Transductive KL objective on a mini-batch: the test log-likelihood
-        of the weighted training kernel density (used by :mod:`adiw.deep`)."""
+        of the weighted training kernel density (used by ``adiw.deep``)."""
         return LogLikelihoodObjective(rbf_from_sq_dists(dists.te_tr, gamma) / dists.n)
 
     def _score_terms(self, X_tr, X_te):

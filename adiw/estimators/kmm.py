@@ -38,25 +38,25 @@ class KMMRatio(BaseRatioEstimator):
     Solves ``min_w 1/2 MMD^2(w * p_train, p_test) + reg/(2n) |w - 1|^2`` over
     ``C = {0 <= w <= B, |mean(w) - 1| <= eps}`` with accelerated projected
     gradient (no QP solver). KMM is transductive: ``weights_`` are the
-    solution at the training points, and :meth:`predict_weights` extends
+    solution at the training points, and ``predict_weights`` extends
     them to new points by Nadaraya-Watson kernel smoothing with the width
     ``smoothing_gamma_`` that best predicts each training weight from the
     others (leave-one-out, on a subsample of 2000 training points). Above
     8000 training points the extension smooths from that subsample only, so
-    that :meth:`predict_weights` and :meth:`score` cost O(2000) per point
-    instead of O(n). The held-out :meth:`score` is the squared-loss
-    criterion of that extension (see :meth:`BaseRatioEstimator.score`).
+    that ``predict_weights`` and ``score`` cost O(2000) per point
+    instead of O(n). The held-out ``score`` is the squared-loss
+    criterion of that extension (see ``BaseRatioEstimator.score``).
 
     Parameters
     ----------
     gamma : float, list of float or "auto", default="auto"
         RBF width in ``exp(-gamma ||x - y||^2)``. ``"auto"`` is the median
         heuristic on the pooled sample; a list is chosen by stratified
-        ``cv``-fold held-out :meth:`score`.
+        ``cv``-fold held-out ``score``.
     reg : float, list of float or "auto", default="auto"
         Ridge pull towards uniform weights. ``reg=0`` is classic KMM, whose
         exact solution over-fits the kernel mean (weights near 0 or ``B``).
-        ``"auto"`` is 0.003 here and 0 inside :class:`~adiw.deep.DynamicIWClassifier`,
+        ``"auto"`` is 0.003 here and 0 inside ``DynamicIWClassifier``,
         where a few warm-started steps per batch already keep the weights
         from over-fitting (and reg=0 is DIW's own objective).
     B : float >= 1, default=1000.0
@@ -228,8 +228,8 @@ class KMMRatio(BaseRatioEstimator):
         return QuadraticObjective(H_op, h, lipschitz=L)
 
     def _batch_objective(self, dists, gamma):
-        """MMD objective on a mini-batch (used by :mod:`adiw.deep`);
-        ``dists`` is a :class:`~adiw._core.kernels.StackedSqDists`."""
+        """MMD objective on a mini-batch (used by ``adiw.deep``);
+        ``dists`` is a ``StackedSqDists``."""
         E = rbf_from_sq_dists(dists.train_rows, gamma)
         K, kappa = E[:, :dists.n], E[:, dists.n:].mean(1)
         return mmd_objective(K, kappa, batch_value(self.reg, 0.0))

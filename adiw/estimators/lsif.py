@@ -104,7 +104,7 @@ class _BaseLSIF(KernelModelMixin, BaseRatioEstimator):
         self.coef_ = to_numpy(torch.linalg.solve(obj.H, obj.h))
 
     def _batch_objective(self, dists, gamma):
-        """Squared-distance objective on a mini-batch (used by :mod:`adiw.deep`):
+        """Squared-distance objective on a mini-batch (used by ``adiw.deep``):
         the weights are the ratio's values at the training points, carried to
         the test points by Nadaraya-Watson smoothing."""
         smoother = smoother_from_sq_dists(dists.te_tr, gamma)
@@ -197,7 +197,7 @@ class RuLSIFRatio(_BaseLSIF):
 
     The relative ratio is bounded by ``1 / alpha``, which makes it far
     smoother than the plain ratio when the supports differ; ``alpha = 0`` is
-    uLSIF. Fitting and leave-one-out selection are as in :class:`ULSIFRatio`
+    uLSIF. Fitting and leave-one-out selection are as in ``ULSIFRatio``
     with the relative criterion
     ``(1-alpha)/2 E_tr[r^2] + alpha/2 E_te[r^2] - E_te[r]``.
 

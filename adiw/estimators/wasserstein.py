@@ -35,10 +35,10 @@ class WassersteinRatio(BaseRatioEstimator):
     As ``epsilon -> 0`` this is the exact W1 minimiser over the simplex
     (``w_i`` proportional to the number of test points whose nearest training
     point is ``x_i``); a positive ``epsilon`` smooths that count. The same
-    formula extends the weights to any point, so :meth:`predict_weights`
+    formula extends the weights to any point, so ``predict_weights``
     is inductive (a new point counts as one more candidate in each test
     point's normaliser, so it never takes more than that point's mass).
-    The held-out :meth:`score` is the squared-loss criterion of that
+    The held-out ``score`` is the squared-loss criterion of that
     extension. ``weights_`` are then projected onto
     ``C = {0 <= w <= B, |mean(w) - 1| <= eps}`` by the shared core (the mean
     is exactly 1 already, so only the bound B acts). Distances are measured
@@ -50,7 +50,7 @@ class WassersteinRatio(BaseRatioEstimator):
         Entropic blur ``epsilon`` as a fraction of the median pairwise
         distance; a list is chosen by stratified ``cv``-fold held-out score.
         ``"auto"`` is 0.1 here and 0.2 per batch inside
-        :class:`~adiw.deep.DynamicIWClassifier`, each chosen on its
+        ``DynamicIWClassifier``, each chosen on its
         benchmark's tuning draws (docs/benchmarks.md, tuning protocol).
     projection : {"subspace", "max-sliced"} or None, default="subspace"
         Where the transport cost is measured. Empirical W1 converges at rate
@@ -64,7 +64,7 @@ class WassersteinRatio(BaseRatioEstimator):
         where the input space is already small, e.g. a scale change of two
         of five coordinates (its directions are found to within 20-30
         degrees); the benchmarks page compares the three on four shifts.
-        Applies to :meth:`fit`; the deep trainer's per-batch transport uses
+        Applies to ``fit``; the deep trainer's per-batch transport uses
         the representation as it is.
     B : float >= 1, default=1000.0
     eps : float or None, default=None
@@ -142,8 +142,8 @@ class WassersteinRatio(BaseRatioEstimator):
 
     def _batch_objective(self, dists, gamma):
         """Entropic W1 on a mini-batch with Sinkhorn potentials as gradient
-        (used by :mod:`adiw.deep`); ``reg`` is the blur relative to the
-        batch's median distance, as in :meth:`fit`; ``gamma`` is not used.
+        (used by ``adiw.deep``); ``reg`` is the blur relative to the
+        batch's median distance, as in ``fit``; ``gamma`` is not used.
 
         A batch's first gradient takes 10 Sinkhorn iterations and each later
         one 3, warm-started from the previous potentials at a nearby point,

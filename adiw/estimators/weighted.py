@@ -34,7 +34,7 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
     Parameters
     ----------
     ratio_estimator : ratio estimator
-        Any :mod:`adiw.estimators` estimator (unfitted).
+        Any ``adiw.estimators`` estimator (unfitted).
     estimator : estimator
         Must accept ``sample_weight`` in ``fit``.
     weight_power : float >= 0, default=1.0
@@ -141,7 +141,7 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_inner_has("score"))
     def score(self, X, y, sample_weight=None):
-        """The inner estimator's score (unweighted; see :func:`make_iw_scorer`)."""
+        """The inner estimator's score (unweighted; see ``make_iw_scorer``)."""
         check_is_fitted(self)
         return self.estimator_.score(X, y, sample_weight=sample_weight)
 
@@ -225,7 +225,7 @@ def make_iw_scorer(score_func, ratio_estimator=None, *, greater_is_better=True,
         e.g. ``sklearn.metrics.mean_squared_error`` or ``accuracy_score``.
     ratio_estimator : fitted ratio estimator or None, default=None
         Gives the weights of held-out points. None uses the
-        ``ratio_estimator_`` of the :class:`ImportanceWeightedEstimator`
+        ``ratio_estimator_`` of the ``ImportanceWeightedEstimator``
         being scored (fitted on that fold's training part).
     greater_is_better : bool, default=True
         False for losses; the scorer then returns the negated loss.

@@ -36,7 +36,7 @@ class Weighting:
     ``begin_epoch``, ``begin_batch`` (once per batch, even when an
     optimizer such as LBFGS evaluates the step several times) and
     ``batch_loss`` (once per evaluation). Subclasses override
-    :meth:`batch_weights`, and the hooks they need.
+    ``batch_weights``, and the hooks they need.
     """
 
     #: Whether ``fit`` needs ``X_val`` / ``y_val``.
@@ -86,7 +86,7 @@ class Weighting:
 
     def batch_loss(self, net, Xi, yi, positions, **fit_params):
         """Forward the batch (and the test-distribution batch it needs) and
-        return the :class:`BatchLoss`."""
+        return the ``BatchLoss``."""
         forward = BatchForward(net, Xi, yi, self._val_batch,
                                train_val=net.train_on_val, fit_params=fit_params)
         if not net._labels_checked:
@@ -121,14 +121,16 @@ class BatchForward:
         self.stats = {}
         self.train_val = train_val and val_batch is not None
         self.y_pred_v = self.y_v = self.hidden = self.hidden_v = None
+        self.y_pred_all = None
         if val_batch is None:
             self.y_pred = net.infer(Xi, **fit_params)
             self.hidden = net._hidden_output()
             return
         xv, self.y_v = val_batch
+        self.y_pred_all = None
         if self.train_val and _stackable(Xi, xv):
             X = torch.cat([to_tensor(Xi, device=net.device), xv])
-            y_pred = net.infer(X, **fit_params)
+            self.y_pred_all = y_pred = net.infer(X, **fit_params)
             self.y_pred, self.y_pred_v = y_pred[:self.n], y_pred[self.n:]
             h = net._hidden_output()
             if h is not None:
@@ -152,7 +154,11 @@ class BatchForward:
         return self.y_raw
 
     def losses(self):
-        """Per-sample losses of the training batch and of the test batch."""
+        """Per-sample losses of the training batch and of the test batch
+        (one criterion call when both came from one forward pass)."""
+        if self.y_pred_all is not None:
+            losses = net_losses(self.net, self.y_pred_all, torch.cat([self.y, self.y_v]))
+            return losses[:self.n], losses[self.n:]
         lv = None if self.y_pred_v is None else net_losses(self.net, self.y_pred_v, self.y_v)
         return net_losses(self.net, self.y_pred, self.y), lv
 
