@@ -14,6 +14,33 @@ from torch.nn import functional as F
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+def output_probabilities(output):
+    """Class probabilities from the logits these losses train on: softmax
+    over (n, K) outputs, and for binary (n,) or (n, 1) logits the sigmoid as
+    two columns ``[1 - p, p]``.
+
+    skorch picks ``predict_proba``'s nonlinearity by the criterion's class
+    (softmax for ``CrossEntropyLoss`` only), so a plain
+    ``NeuralNetClassifier`` with these losses needs
+    ``predict_nonlinearity=output_probabilities``;
+    ``DynamicIWClassifier`` uses it by itself.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from adiw.losses import output_probabilities
+    >>> output_probabilities(torch.tensor([0.0, 2.0])).shape
+    torch.Size([2, 2])
+    """
+    if output.ndim == 1 or (output.ndim == 2 and output.shape[1] == 1):
+        p = torch.sigmoid(output.reshape(-1))
+        return torch.stack([1 - p, p], 1)
+    return torch.softmax(output, dim=-1)
+
+
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
 def _reduce(losses, reduction):
     if reduction == "mean":
         return losses.mean()
@@ -62,8 +89,10 @@ class RGDLoss(nn.Module):
 
     def __init__(self, criterion=nn.CrossEntropyLoss, tau=1.0, reduction="mean"):
         super().__init__()
-        if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
-            raise ValueError(f"tau must be a finite number > 0, got {tau!r}.")
+        if not (isinstance(tau, (int, float)) and math.isfinite(tau)
+                and 0 < tau <= _FLOAT32_MAX):
+            raise ValueError(f"tau must be a number in (0, {_FLOAT32_MAX:.3g}] (the float32"
+                             f" range the losses are clipped in), got {tau!r}.")
         _check_reduction(reduction)
         if isinstance(criterion, type):
             criterion = criterion(reduction="none")
@@ -87,6 +116,34 @@ class RGDLoss(nn.Module):
             )
         factor = torch.exp(losses.detach().clamp_max(self.tau) / (self.tau + 1.0))
         return _reduce(factor * losses, self.reduction)
+
+    #: ``predict_proba``'s map from outputs to probabilities.
+    probabilities = staticmethod(output_probabilities)
+
+
+def _check_margin_inputs(input, target):
+    """``BCEWithLogitsLoss``'s rules for binary logits (same shape, targets
+    0 or 1 -- a margin loss has no soft targets), ``CrossEntropyLoss``'s for
+    (n, K) logits (one class index per row)."""
+    if not torch.is_floating_point(input):
+        raise ValueError(f"PolyTailedLoss needs floating-point logits, got {input.dtype}.")
+    if input.ndim == 1 or (input.ndim == 2 and input.shape[1] == 1):
+        if target.shape != input.shape:
+            raise ValueError(
+                f"Target size ({tuple(target.shape)}) must be the same as input size"
+                f" ({tuple(input.shape)}) for binary logits, as in BCEWithLogitsLoss.")
+        if not bool(((target == 0) | (target == 1)).all()):
+            raise ValueError("Binary targets must be 0 or 1; a margin loss has no soft"
+                             " or other-valued targets.")
+        return
+    if input.ndim != 2 or target.ndim != 1 or target.shape[0] != input.shape[0]:
+        raise ValueError(
+            f"PolyTailedLoss takes (n, K) logits with n class indices, got logits"
+            f" {tuple(input.shape)} and targets {tuple(target.shape)}.")
+    if torch.is_floating_point(target) and not bool((target == target.round()).all()):
+        raise ValueError("Multi-class targets must be class indices, not soft labels.")
+    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= input.shape[1]):
+        raise ValueError(f"Targets must lie in 0..{input.shape[1] - 1}.")
 
 
 class PolyTailedLoss(nn.Module):
@@ -125,10 +182,11 @@ class PolyTailedLoss(nn.Module):
         self.reduction = reduction
 
     def forward(self, input, target):
-        target = target.long()
+        _check_margin_inputs(input, target)
         if input.ndim == 1 or (input.ndim == 2 and input.shape[1] == 1):
-            v = (2.0 * target.to(input.dtype) - 1.0) * input.reshape(-1)
+            v = (2.0 * target.to(input.dtype) - 1.0).reshape(-1) * input.reshape(-1)
         else:
+            target = target.long()
             z_y = input.gather(1, target[:, None])[:, 0]
             others = input.scatter(1, target[:, None], float("-inf"))
             v = z_y - others.max(1).values
@@ -136,3 +194,6 @@ class PolyTailedLoss(nn.Module):
         # The power is taken at max(v, 1), so v <= 0 never reaches it.
         tail = v.clamp_min(1.0) ** -self.alpha
         return _reduce(torch.where(v <= 1.0, head, tail), self.reduction)
+
+    #: ``predict_proba``'s map from outputs to probabilities.
+    probabilities = staticmethod(output_probabilities)

@@ -227,8 +227,42 @@ def test_fit_temperature_recovers_a_known_overconfidence():
     y = (p.cumsum(1) > r.random((len(X), 1))).argmax(1)
     assert fit_temperature(FixedLogits(3 * W).fit(), X, y) == pytest.approx(3, rel=0.05)
     assert fit_temperature(FixedLogits(W).fit(), X, y) == pytest.approx(1, rel=0.05)
-    with pytest.raises(ValueError, match="class label"):
+    with pytest.raises(ValueError, match="not among the model's classes_"):
         fit_temperature(FixedLogits(W).fit(), X, y + 7)
+    # a label column is the same labels (it once ran to the bound, 20)
+    assert fit_temperature(FixedLogits(3 * W).fit(), X, y[:, None]) == \
+        pytest.approx(fit_temperature(FixedLogits(3 * W).fit(), X, y))
+    with pytest.raises(ValueError, match="one class label per row"):
+        fit_temperature(FixedLogits(W).fit(), X, np.c_[y, y])
+
+
+class Unsorted(FixedLogits):
+    def fit(self, X=None, y=None):
+        self.classes_ = np.array([3, 1, 2, 0])
+        return self
+
+
+def test_fit_temperature_maps_unsorted_classes():
+    r = np.random.default_rng(0)
+    X, W = r.normal(size=(5000, 3)), r.normal(size=(3, 4))
+    p = softmax(X @ W, axis=1)
+    column = (p.cumsum(1) > r.random((len(X), 1))).argmax(1)
+    labels = np.array([3, 1, 2, 0])[column]
+    assert fit_temperature(Unsorted(3 * W).fit(), X, labels) == pytest.approx(3, rel=0.1)
+
+
+class RawLogits(FixedLogits):
+    def predict_proba(self, X):
+        return np.asarray(X) @ self.W          # predict_nonlinearity=None
+
+
+def test_outputs_that_are_not_probabilities_are_refused(logit_models):
+    X, a, _ = logit_models
+    bad = RawLogits(a.W).fit()
+    with pytest.raises(ValueError, match="does not return probabilities"):
+        WeightInterpolation(a, bad, mode="outputs").fit().predict_proba(X)
+    with pytest.raises(ValueError, match="does not return probabilities"):
+        fit_temperature(bad, X, np.zeros(len(X), dtype=int))
 
 
 @pytest.mark.parametrize("kind", ["noise", "shift", "occlusion", "salt_pepper", "blur",

@@ -86,7 +86,7 @@ def test_poly_tailed_is_continuous_and_binary_logits_work():
     binary = PolyTailedLoss(reduction="none")(v, torch.ones(5, dtype=torch.long))
     torch.testing.assert_close(binary, loss)
     torch.testing.assert_close(PolyTailedLoss(reduction="none")(v[:, None],
-                                                                torch.zeros(5, dtype=torch.long)),
+                                                                torch.zeros(5, 1)),
                                PolyTailedLoss(reduction="none")(-v, torch.ones(5, dtype=torch.long)))
 
 
@@ -199,3 +199,52 @@ def test_static_weights_are_a_standalone_fit_on_the_representations(digits):
     np.testing.assert_allclose(net.sample_weights(), ref, rtol=1e-4, atol=1e-5)
     assert np.std(ref) > 0.01
     assert "iw_objective" not in net.history[-1]          # no per-batch update ran
+
+
+def test_poly_tailed_checks_shapes_and_values_as_bce_does():
+    """(n,) logits with (n, 1) targets once broadcast to an (n, n) loss."""
+    z = torch.tensor([0.5, -1.0, 2.0])
+    expected = PolyTailedLoss()(z, torch.tensor([1.0, 0.0, 1.0]))
+    v = torch.tensor([0.5, 1.0, 2.0])                 # the margins by hand
+    head = torch.nn.functional.softplus(-v) / np.log1p(np.exp(-1.0))
+    by_hand = torch.where(v <= 1, head, v.clamp_min(1) ** -1.0).mean()
+    torch.testing.assert_close(expected, by_hand)
+    for target, match in ((torch.ones(3, 1), "same as input size"),
+                          (torch.tensor([2.0, 0.0, 1.0]), "0 or 1"),
+                          (torch.tensor([0.7, 0.0, 1.0]), "0 or 1")):
+        with pytest.raises(ValueError, match=match):
+            PolyTailedLoss()(z, target)
+    with pytest.raises(ValueError, match="floating-point"):
+        PolyTailedLoss()(torch.ones(3, 2, dtype=torch.long), torch.tensor([0, 1, 0]))
+    with pytest.raises(ValueError, match="n class indices"):
+        PolyTailedLoss()(torch.ones(3, 2), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="soft labels"):
+        PolyTailedLoss()(torch.ones(3, 2), torch.tensor([0.5, 1.0, 0.0]))
+
+
+def test_rgd_tau_is_bounded():
+    with pytest.raises(ValueError, match="float32"):
+        RGDLoss(tau=1e300)
+
+
+@pytest.mark.parametrize("criterion", [RGDLoss, PolyTailedLoss])
+def test_predict_proba_is_probabilities_with_adiw_losses(digits, criterion):
+    from skorch import NeuralNetClassifier
+    from adiw.losses import output_probabilities
+    from adiw.models import MLP
+
+    net = make_net(criterion=criterion, solver="none", max_epochs=2).fit(
+        digits.X_train, digits.y_train)
+    p = net.predict_proba(digits.X_test)
+    assert p.min() >= 0 and np.allclose(p.sum(1), 1, atol=1e-5)
+    logits = net.forward(digits.X_test)
+    np.testing.assert_allclose(p, torch.softmax(logits, 1).numpy(), rtol=1e-5)
+    plain = NeuralNetClassifier(MLP, criterion=criterion, max_epochs=1, train_split=None,
+                                verbose=0, predict_nonlinearity=output_probabilities)
+    assert np.allclose(plain.fit(digits.X_train, digits.y_train)
+                       .predict_proba(digits.X_test).sum(1), 1, atol=1e-5)
+
+
+def test_string_criterion_is_named(digits):
+    with pytest.raises(TypeError, match="not the string 'cross_entropy'"):
+        make_net(criterion="cross_entropy").initialize()

@@ -37,6 +37,9 @@ def check_options(net):
     """Raise a clear error for any option out of range, before training."""
     if net.solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {net.solver!r}.")
+    if isinstance(net.criterion, str):
+        raise TypeError(f"criterion must be a torch loss class or instance, e.g."
+                        f" torch.nn.CrossEntropyLoss, not the string {net.criterion!r}.")
     _integer(net, "n_steps", 1)
     _integer(net, "warmup_epochs", 0)
     _integer(net, "val_batch_size", 1, allow_none=True)

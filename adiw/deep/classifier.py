@@ -551,6 +551,15 @@ class DynamicIWClassifier(NeuralNetClassifier):
             return torch.cat([h, onehot], 1)
         return self._represent(logits.detach(), y, losses.detach())
 
+    def _get_predict_nonlinearity(self):
+        """skorch's choice, except that a criterion that knows its own map
+        to probabilities (``adiw.losses``) is asked under ``"auto"``."""
+        probabilities = getattr(getattr(self, "criterion_", None), "probabilities", None)
+        if self.predict_nonlinearity == "auto" and callable(probabilities):
+            self.check_is_fitted()
+            return probabilities
+        return super()._get_predict_nonlinearity()
+
     # ---- reporting --------------------------------------------------------
     def sample_weights(self):
         """Current weight of every training sample (numpy, training order)."""

@@ -77,11 +77,20 @@ def fit_temperature(model, X, y):
     """
     from scipy.optimize import minimize_scalar
 
-    proba = np.asarray(_unwrap(model).predict_proba(X), dtype=float)
-    column = np.searchsorted(_unwrap(model).classes_, y)
-    if len(y) != len(proba) or np.any(_unwrap(model).classes_[
-            np.minimum(column, len(proba[0]) - 1)] != y):
-        raise ValueError("y must hold one known class label per row of X.")
+    proba = check_probabilities(_unwrap(model).predict_proba(X), "model")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]                   # a label column, as scikit-learn's column_or_1d
+    if y.ndim != 1 or len(y) != len(proba):
+        raise ValueError(f"y must hold one class label per row of X ({len(proba)} rows);"
+                         f" got shape {y.shape}.")
+    classes = list(_unwrap(model).classes_)
+    position = {c: k for k, c in enumerate(classes)}
+    unknown = [v for v in np.unique(y) if v not in position]
+    if unknown:
+        raise ValueError(f"y holds labels {unknown[:5]} that are not among the model's"
+                         f" classes_ {classes[:10]}.")
+    column = np.array([position[v] for v in y])
     log_p = np.log(np.maximum(proba, TINY))
 
     def nll(log_t):
@@ -91,6 +100,20 @@ def fit_temperature(model, X, y):
 
     return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20)),
                                         method="bounded").x))
+
+
+def check_probabilities(proba, name):
+    """``predict_proba`` output that is a probability table, or a ValueError:
+    entropies and output mixing of logits are meaningless."""
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim != 2 or not np.all(np.isfinite(proba)) or proba.min() < -1e-6 \
+            or proba.max() > 1 + 1e-6 or np.abs(proba.sum(1) - 1).max() > 1e-3:
+        raise ValueError(
+            f"The {name} model's predict_proba does not return probabilities (rows in"
+            " [0, 1] summing to 1); e.g. a skorch net with predict_nonlinearity=None, or a"
+            " criterion skorch applies no softmax for. Set its predict_nonlinearity"
+            " (adiw.losses.output_probabilities for adiw's losses).")
+    return proba
 
 
 def entropy_coefficients(entropy_base, entropy_tuned, offset=(0.0, 1.0)):
@@ -314,7 +337,8 @@ class WeightInterpolation(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------- prediction
     def _probas(self, X):
-        return [m.predict_proba(X) for m in (self._base, self._tuned)]
+        return [check_probabilities(m.predict_proba(X), name)
+                for m, name in ((self._base, "base"), (self._tuned, "tuned"))]
 
     def _entropies(self, probas):
         return [_entropy(p, t) for p, t in zip(probas, self._temperatures)]
