@@ -113,3 +113,101 @@ def test_pickled_state_holds_no_fit_time_device_tensors(digits):
     stray = [k for k, v in state.items() if isinstance(v, torch.Tensor)
              or (isinstance(v, tuple) and any(isinstance(t, torch.Tensor) for t in v))]
     assert stray == []
+
+
+def test_collapsed_kl_batch_stays_finite_in_the_core():
+    """Training losses bunched near zero and test losses far away: the KL
+    kernel underflows to 0, its curvature bound is 0, and c / 0 once made
+    every weight NaN (issue 17, seed 1 at epoch 15)."""
+    from adiw.deep.weighting.updater import BatchWeightUpdater
+    from adiw.estimators import KLIEPRatio, ULSIFRatio
+
+    g = torch.Generator().manual_seed(0)
+    Z_tr = torch.rand(64, 1, generator=g) * 1e-6 + 0.01
+    Z_val = torch.rand(16, 1, generator=g) * 1e-6 + 0.5
+    w0 = torch.rand(64, generator=g) + 0.5
+    for ratio in (KLIEPRatio(), KMMRatio(), ULSIFRatio(), WassersteinRatio()):
+        for solver in ("adiw", "diw"):
+            w, value = BatchWeightUpdater(ratio, solver=solver)(Z_tr, Z_val, w0)
+            assert torch.isfinite(w).all() and torch.isfinite(value)
+    # flat KL objective: no information, so the warm start is kept
+    w, _ = BatchWeightUpdater(KLIEPRatio())(Z_tr, Z_val, w0 / w0.mean())
+    torch.testing.assert_close(w, w0 / w0.mean())
+
+
+def test_a_non_finite_update_never_reaches_the_store(digits):
+    class Broken(KMMRatio):
+        def _batch_objective(self, dists, gamma):
+            objective = super()._batch_objective(dists, gamma)
+            grad = objective.grad
+            objective.grad = lambda w: grad(w) * float("nan")
+            return objective
+
+    net = make_net(ratio_estimator=Broken(), max_epochs=2)
+    with pytest.warns(UserWarning, match="were not finite and were skipped"):
+        net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    assert np.all(net.sample_weights() == 1.0)              # every update was refused
+    assert net.history[-1, "iw_skipped"] == net.history[-1, "train_batch_count"]
+    assert np.all(np.isfinite(net.history[:, "train_loss"]))
+
+
+def test_weight_power_beyond_float32_is_refused(digits):
+    with pytest.raises(ValueError, match="weight_power=1000000.0 with B=50"):
+        fit_untrained(digits, weight_power=1e6)
+    with pytest.raises(ValueError, match="weight_power=50 with B=50"):
+        fit_untrained(digits, weight_power=50)
+    w = np.full(len(digits.y_train), 10.0)
+    with pytest.raises(ValueError, match="max\\(sample_weight\\)"):
+        make_net(solver="none", weight_power=40).fit(digits.X_train, digits.y_train,
+                                                     sample_weight=w)
+    with pytest.raises(ValueError, match="beyond 1e"):
+        make_net(solver="none").fit(digits.X_train, digits.y_train, sample_weight=w * 1e39)
+    net = make_net(weight_power=5, max_epochs=2).fit(
+        digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    assert np.all(np.isfinite(net.history[:, "train_loss"]))
+
+
+def test_fits_that_do_nothing_warn(digits):
+    net = make_net(solver="none", max_epochs=1)
+    for w in (np.zeros(len(digits.y_train)), np.full(len(digits.y_train), 1e-46)):
+        with pytest.warns(UserWarning, match="Every sample_weight is 0"):
+            net.fit(digits.X_train, digits.y_train, sample_weight=w)
+    for solver in ("adiw", "static"):
+        with pytest.warns(UserWarning, match="never weights anything"):
+            make_net(solver=solver, warmup_epochs=2, max_epochs=2).fit(
+                digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+
+
+class MeanOnly(torch.nn.Module):
+    """A criterion that reduces to one number and has no 'reduction'."""
+
+    def forward(self, y_pred, y):
+        return torch.nn.functional.cross_entropy(y_pred, y)
+
+
+def test_weights_with_a_batch_mean_criterion_are_refused(digits):
+    w = np.where(np.arange(len(digits.y_train)) % 2, 10.0, 0.0)
+    with pytest.raises(ValueError, match="one number per batch"):
+        make_net(solver="none", criterion=MeanOnly).fit(digits.X_train, digits.y_train,
+                                                        sample_weight=w)
+    with pytest.raises(ValueError, match="not one loss per sample"):
+        make_net(criterion=MeanOnly).fit(digits.X_train, digits.y_train, X_val=digits.X_val,
+                                         y_val=digits.y_val)
+    # unweighted, any criterion works, as in skorch
+    make_net(solver="none", criterion=MeanOnly, max_epochs=1).fit(digits.X_train,
+                                                                  digits.y_train)
+
+
+def test_diw_reference_holds_nothing_out_and_refuses_what_it_cannot_append(digits):
+    from adiw.deep import DIWReferenceClassifier
+
+    with pytest.raises(ValueError, match="val_holdout=0.5"):
+        DIWReferenceClassifier(MLP, val_holdout=0.5, max_epochs=1, verbose=0).fit(
+            digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    net = DIWReferenceClassifier(MLP, max_epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="appends X_val to X"):
+        net.fit({"X": digits.X_train}, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    with pytest.raises(ValueError, match="one label per row"):
+        net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val[:-1])
+    with pytest.raises(ValueError, match="must match"):
+        net.fit(digits.X_train, digits.y_train, X_val=digits.X_val[:, :10], y_val=digits.y_val)

@@ -72,11 +72,18 @@ def fista(objective, w0, project, *, n_steps=None, tol=1e-6, max_iter=1000,
     tol = max(tol, eps ** 0.5)
     x = project(w0)
     if step is None:
-        step = step_scale / objective.lipschitz(x)
+        # A zero curvature bound is a flat objective (e.g. a KL batch whose
+        # test points lie kernel widths away from every training point, so
+        # the kernel underflows to 0): its step is no move, not c / 0 = inf,
+        # which multiplied a zero gradient into NaN weights.
+        lip = torch.as_tensor(objective.lipschitz(x), dtype=x.dtype, device=x.device)
+        step = torch.where(lip > 0, step_scale / lip, torch.zeros_like(lip))
     step = torch.as_tensor(step, dtype=x.dtype, device=x.device)
     if n_steps is not None:
         return SolverResult(w=_fixed_steps(objective, x, project, n_steps, step),
                             n_iter=n_steps, status="fixed_steps")
+    if float(step) == 0 and float(objective.grad(x).abs().max()) == 0:
+        return SolverResult(w=x, n_iter=0, status="converged")    # flat: stationary
     if not 0 < float(step) < math.inf:
         raise FloatingPointError(
             f"The solver's initial step is {float(step)}: the divergence's curvature"

@@ -1,6 +1,7 @@
 """Validation of DynamicIWClassifier's options and fit data, before training."""
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -51,6 +52,8 @@ def check_options(net):
     _real(net, "width_quantile", 0, 1, low_open=True)
     _real(net, "val_holdout", 0, 1, high_open=True)
     _real(net, "weight_power", 0)
+    if net.solver in ("adiw", "diw"):
+        check_power_range(net.B, net.weight_power, "B")
     ratio = net.ratio_estimator
     if isinstance(ratio, type):
         raise TypeError(f"ratio_estimator must be an instance, e.g. {ratio.__name__}(),"
@@ -135,13 +138,41 @@ def check_output_covers(n_outputs, y, name):
         )
 
 
-def check_sample_weight(sample_weight, n):
-    """Known per-sample weights: 1-D, one per training sample, finite, >= 0."""
+#: The largest factor a loss may be multiplied by: float32's range, with
+#: room for sums over many samples.
+WEIGHT_LIMIT = 1e30
+
+
+def check_power_range(w_max, power, name):
+    """``w_max ** power`` must stay a float32 number (in log space: the power
+    itself may overflow Python floats)."""
+    if w_max > 0 and power * math.log(w_max) > math.log(WEIGHT_LIMIT):
+        raise ValueError(
+            f"weight_power={power} with {name}={w_max:.4g}: the loss factor"
+            f" {name}**weight_power exceeds {WEIGHT_LIMIT:.0e}, past float32's range, and"
+            " the weights, parameters and loss would turn to inf or NaN. Lower"
+            f" weight_power (at most {math.log(WEIGHT_LIMIT) / math.log(w_max):.3g}"
+            f" here) or {name}.")
+
+
+def check_sample_weight(sample_weight, n, power=1.0):
+    """Known per-sample weights: 1-D, one per training sample, finite, >= 0,
+    within float32 (also after ``** power``); a warning when all are 0."""
     w = np.asarray(sample_weight.cpu() if isinstance(sample_weight, torch.Tensor)
-                   else sample_weight, dtype=np.float32)
+                   else sample_weight, dtype=np.float64)
     if w.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},), one weight per training"
                          f" sample; got {w.shape}.")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must be finite and non-negative.")
+    if np.any(np.isnan(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be non-negative numbers (no NaN).")
+    if not np.all(w <= WEIGHT_LIMIT):
+        raise ValueError(f"sample_weight holds {w.max():.3g}, beyond {WEIGHT_LIMIT:.0e}"
+                         " (float32's range, with room for sums); rescale the weights.")
+    check_power_range(float(w.max()) if w.size else 0.0, power, "max(sample_weight)")
+    w = w.astype(np.float32)
+    if w.size and not np.any(w > 0):
+        warnings.warn(
+            "Every sample_weight is 0 (after rounding to float32, which flushes values"
+            " below about 1e-45): the training loss is 0 and the parameters will not"
+            " change. Rescale the weights, e.g. w / w.max().", UserWarning, stacklevel=4)
     return w

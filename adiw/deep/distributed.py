@@ -96,16 +96,16 @@ class DistributedWeightStats(WeightStats):
     (the weights themselves are merged by the net first)."""
 
     def totals(self, net):
-        objective, batches, correct, seen, margin = super().totals(net)
+        objective, batches, correct, seen, margin, skipped = super().totals(net)
         if getattr(net, "world_size_", 1) == 1:
-            return objective, batches, correct, seen, margin
+            return objective, batches, correct, seen, margin, skipped
         dev = margin.device
-        sums = torch.tensor([float(objective), float(correct), float(batches), float(seen)],
-                            dtype=torch.float64, device=dev)
+        sums = torch.tensor([float(objective), float(correct), float(batches), float(seen),
+                             float(skipped)], dtype=torch.float64, device=dev)
         dist.all_reduce(sums)
         margin = margin.to(torch.float64).reshape(1)
         dist.all_reduce(margin, op=dist.ReduceOp.MIN)
-        return sums[0], int(sums[2]), sums[1], int(sums[3]), margin[0]
+        return sums[0], int(sums[2]), sums[1], int(sums[3]), margin[0], sums[4]
 
 
 class DistributedDynamicIWClassifier(DynamicIWClassifier):

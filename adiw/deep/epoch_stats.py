@@ -1,5 +1,7 @@
 """Per-epoch weight and training-fit statistics, as a skorch callback."""
 
+import warnings
+
 import numpy as np
 import torch
 from skorch.callbacks import Callback
@@ -19,7 +21,7 @@ class WeightStats(Callback):
     """
 
     def on_epoch_begin(self, net, **kwargs):
-        self.objective_, self.batches_ = 0.0, 0
+        self.objective_, self.batches_, self.skipped_ = 0.0, 0, 0
         self.correct_, self.seen_, self.margins_ = 0.0, 0, []
 
     def on_batch_end(self, net, batch=None, training=False, **step):
@@ -28,6 +30,7 @@ class WeightStats(Callback):
         value = step.get("iw_objective")
         if value is not None:
             self.objective_ = self.objective_ + value
+            self.skipped_ = self.skipped_ + step["iw_skipped"]
             self.batches_ += 1
         logits, y = step["y_pred"], step["iw_y"]
         if not (isinstance(logits, torch.Tensor) and logits.ndim == 2 and logits.shape[1] > 1):
@@ -48,29 +51,40 @@ class WeightStats(Callback):
         self.margins_.append(margin.min())
 
     def totals(self, net):
-        """(objective sum, batches, correct, seen, smallest margin): this
-        process's; the distributed trainer combines them over the ranks."""
+        """(objective sum, batches, correct, seen, smallest margin, skipped
+        updates): this process's; the distributed trainer combines them over
+        the ranks."""
         w = net.weight_store_.weights
         margin = (torch.stack(self.margins_).min() if self.margins_
                   else torch.full((), float("inf"), device=w.device))
-        return self.objective_, self.batches_, self.correct_, self.seen_, margin
+        return (self.objective_, self.batches_, self.correct_, self.seen_, margin,
+                self.skipped_)
 
     def on_epoch_end(self, net, **kwargs):
         if not net._has_weight_store():
             return
         w = net.weight_store_.weights
-        objective, batches, correct, seen, margin = self.totals(net)
+        objective, batches, correct, seen, margin, skipped = self.totals(net)
         to = dict(device=w.device, dtype=w.dtype)
         stats = torch.stack([w.mean(), w.max(), w.sum() ** 2 / (w * w).sum() / w.numel(),
                              torch.as_tensor(objective, **to) / max(batches, 1),
                              torch.as_tensor(correct, **to) / max(seen, 1),
-                             torch.as_tensor(margin, **to)])
-        mean, wmax, ess, obj, acc, margin = stats.tolist()      # one sync per epoch
+                             torch.as_tensor(margin, **to), torch.as_tensor(skipped, **to)])
+        mean, wmax, ess, obj, acc, margin, skipped = stats.tolist()   # one sync per epoch
         net.history.record("w_mean", mean)
         net.history.record("w_max", wmax)
         net.history.record("w_ess", ess)
         if batches:
             net.history.record("iw_objective", obj)
+            net.history.record("iw_skipped", int(skipped))
+            if skipped:
+                warnings.warn(
+                    f"Epoch {len(net.history)}: {int(skipped)} of {batches} weight updates"
+                    " were not finite and were skipped (those batches kept their"
+                    " previous weights; history 'iw_skipped'). The divergence is"
+                    " degenerate on these representations: try another"
+                    " ratio_estimator, width_quantile or representation.",
+                    UserWarning, stacklevel=2)
         if seen:
             net.history.record("iw_train_acc", acc)
             net.history.record("iw_margin_min", margin)

@@ -51,9 +51,27 @@ class DIWReferenceClassifier(DynamicIWClassifier):
         ``DynamicIWClassifier`` does."""
         X_val = unwrap_fit_sample(X_val, X, "X_val")
         y_val = unwrap_fit_sample(y_val, y, "y_val")
-        if X_val is not None and y_val is not None \
-                and not isinstance(X, (dict, torch.utils.data.Dataset)):
-            X = np.concatenate([np.asarray(X), np.asarray(X_val, dtype=np.asarray(X).dtype)])
+        if self.val_holdout:
+            raise ValueError(
+                f"DIWReferenceClassifier appends all of X_val to the training set, so"
+                f" val_holdout={self.val_holdout} would hold out rows it also trains on;"
+                " it must be 0. Validate on a separate test set instead.")
+        if X_val is not None:
+            if isinstance(X, (dict, torch.utils.data.Dataset)) or \
+                    isinstance(X_val, (dict, torch.utils.data.Dataset)):
+                raise TypeError(
+                    "DIWReferenceClassifier appends X_val to X, which needs arrays,"
+                    f" tensors or DataFrames; got X {type(X).__name__} and X_val"
+                    f" {type(X_val).__name__}. Use DynamicIWClassifier(solver='diw') for"
+                    " other inputs.")
+            X = np.asarray(X)
+            X_val = np.asarray(X_val, dtype=X.dtype)
+            if y_val is None or len(y_val) != len(X_val):
+                raise ValueError("y_val must be given with one label per row of X_val.")
+            if X_val.shape[1:] != X.shape[1:]:
+                raise ValueError(f"X_val rows have shape {X_val.shape[1:]}, X rows"
+                                 f" {X.shape[1:]}; they must match to be appended.")
+            X = np.concatenate([X, X_val])
             y = np.concatenate([np.asarray(y), np.asarray(y_val)])
         return super().partial_fit(X, y, classes=classes, X_val=X_val, y_val=y_val,
                                    **fit_params)

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+import warnings
+
 import torch
 from skorch.classifier import NeuralNetClassifier
 from skorch.dataset import get_len
@@ -57,9 +59,18 @@ class Weighting:
             return                    # plain skorch, any criterion
         store = net.weight_store_
         if sample_weight is not None:
-            store.weights = to_tensor(check_sample_weight(sample_weight, n), device=net.device)
+            store.weights = to_tensor(check_sample_weight(sample_weight, n, net.weight_power),
+                                      device=net.device)
         elif not (self.learns and same_data and store.weights.shape[0] == n):
             store.weights = torch.ones(n, device=net.device)
+
+    def warn_if_never_weighted(self, net):
+        """A warm-up as long as training means no epoch is ever weighted."""
+        if net.warmup_epochs >= net.max_epochs:
+            warnings.warn(
+                f"warmup_epochs={net.warmup_epochs} >= max_epochs={net.max_epochs}: solver="
+                f"{net.solver!r} never weights anything in this fit, which is plain ERM."
+                " Lower warmup_epochs or raise max_epochs.", UserWarning, stacklevel=5)
 
     def begin_epoch(self, net, dataset_train):
         """Called at the start of every epoch."""

@@ -25,6 +25,10 @@ class DynamicWeighting(Weighting):
             step_scale=net.step_scale, B=net.B, eps=net.eps,
             width_quantile=net.width_quantile)
 
+    def begin_fit(self, net, n, sample_weight, same_data):
+        super().begin_fit(net, n, sample_weight, same_data)
+        self.warn_if_never_weighted(net)
+
     def updates_now(self, net):
         return len(net.history) > net.warmup_epochs
 
@@ -41,7 +45,14 @@ class DynamicWeighting(Weighting):
             losses, losses_v = forward.losses()
             z_tr = net.represent(forward.y_pred, forward.y, losses, forward.hidden)
             z_val = net.represent(forward.y_pred_v, forward.y_v, losses_v, forward.hidden_v)
-            w, value = self.updater(z_tr.to(store.dtype), z_val.to(store.dtype), store[idx])
+            w0 = store[idx]
+            w, value = self.updater(z_tr.to(store.dtype), z_val.to(store.dtype), w0)
+            # Last line of defence, without a host sync: a non-finite update
+            # never reaches the store or the loss; the batch keeps its
+            # previous weights and is counted (WeightStats warns per epoch).
+            ok = torch.isfinite(w).all() & torch.isfinite(value)
+            w = torch.where(ok, w, w0)
             store[idx] = w
-        forward.stats["iw_objective"] = value
+        forward.stats["iw_objective"] = torch.where(ok, value, torch.zeros_like(value))
+        forward.stats["iw_skipped"] = ~ok
         return w

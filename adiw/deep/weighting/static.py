@@ -7,6 +7,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ..._core.backend import to_numpy
+from ..checks import check_power_range
 from .base import Weighting, net_losses
 
 
@@ -20,11 +21,14 @@ class StaticWeighting(Weighting):
     def begin_fit(self, net, n, sample_weight, same_data):
         super().begin_fit(net, n, sample_weight, same_data)
         self.known_weights = True         # the store is read, ones until the fit
+        self.warn_if_never_weighted(net)
 
     def begin_epoch(self, net, dataset_train):
         if len(net.history) == net.warmup_epochs + 1:
             net.static_estimator_ = fit_static_weights(net, dataset_train,
                                                        net.ratio_estimator_or_default())
+            check_power_range(float(net.static_estimator_.weights_.max()), net.weight_power,
+                              "the largest static weight")
             net.weight_store_.weights = torch.as_tensor(
                 net.static_estimator_.weights_, dtype=net.weight_store_.weights.dtype,
                 device=net.device)
