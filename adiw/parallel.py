@@ -59,7 +59,9 @@ def search_on_cluster(client, **backend_options):
     """Run the joblib work inside the block (e.g. ``GridSearchCV.fit``) on ``client``.
 
     Registers ``TorchThreads`` on the client's workers, then enters
-    ``joblib.parallel_config(backend="dask", ...)``.
+    ``joblib.parallel_config(backend="dask", n_jobs=-1, ...)``. A closed
+    client, or a cluster with a single thread in all (joblib would then run
+    every task sequentially in this process), is refused with a ValueError.
 
     Parameters
     ----------
@@ -76,6 +78,19 @@ def search_on_cluster(client, **backend_options):
     ...         Client(cluster) as client, search_on_cluster(client):   # doctest: +SKIP
     ...     GridSearchCV(KLIEPRatio(), {"gamma": [0.1, 1.0]}, n_jobs=-1).fit(X, domain)
     """
+    status = getattr(client, "status", None)
+    if status != "running":
+        raise ValueError(f"search_on_cluster needs a running dask Client; this one is"
+                         f" {status!r} (closed, or not connected).")
+    threads = sum(client.nthreads().values())
+    if threads < 2:
+        # joblib runs a search of effective n_jobs 1 sequentially, in this
+        # process: not one task would reach the cluster.
+        raise ValueError(
+            f"The cluster has {threads} worker thread(s) in all; joblib would run the"
+            " search sequentially in this process, not on the cluster. Add workers or"
+            " threads (LocalCluster(n_workers=2), dask worker --nthreads 2).")
     client.register_plugin(TorchThreads())
+    backend_options.setdefault("n_jobs", -1)      # every thread of the cluster
     with joblib.parallel_config(backend="dask", **backend_options):
         yield client

@@ -7,7 +7,7 @@ from adiw.deep import DynamicIWClassifier
 from adiw.models import MLP
 
 # Scripts run by tests in subprocesses, not test modules.
-collect_ignore = ["skorch_plugin.py", "ddp_train.py"]
+collect_ignore = ["skorch_plugin.py", "ddp_train.py", "ddp_mismatch.py"]
 
 
 @pytest.fixture

@@ -96,3 +96,19 @@ def test_workers_run_torch_on_their_own_thread_count(client):
     client.register_plugin(TorchThreads(3))
     assert set(client.run(torch.get_num_threads).values()) == {3}
     client.register_plugin(TorchThreads())
+
+
+def test_a_search_that_would_not_reach_the_cluster_is_refused():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        with pytest.raises(ValueError, match="1 worker thread"):
+            with search_on_cluster(client):
+                pass
+    closed = Client(LocalCluster(n_workers=1, processes=False, dashboard_address=None))
+    closed.cluster.close()
+    closed.close()
+    with pytest.raises(ValueError, match="running dask Client"):
+        with search_on_cluster(closed):
+            pass

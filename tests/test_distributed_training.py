@@ -106,3 +106,43 @@ def test_without_a_launcher_it_is_the_one_process_trainer(digits):
     assert a.world_size_ == 1
     np.testing.assert_array_equal(a.sample_weights(), b.sample_weights())
     np.testing.assert_array_equal(a.predict_proba(digits.X_test), b.predict_proba(digits.X_test))
+
+
+def test_ranks_with_different_inputs_fail_alike_and_fast(tmp_path):
+    """Different rows, sizes or NaN on one rank, or labels the module cannot
+    output: every
+    rank raises the same clear error before any other collective call
+    (once, merged weights of unrelated samples; or a gloo abort)."""
+    script = os.path.join(os.path.dirname(__file__), "ddp_mismatch.py")
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+         "2", script, str(tmp_path)], env=dict(os.environ, OMP_NUM_THREADS="1"),
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    r0, r1 = (json.load(open(tmp_path / f"rank{r}.json")) for r in (0, 1))
+    assert r0 == r1                                           # the same message everywhere
+    assert "different training or validation data" in r0["other_rows"]
+    assert "different training or validation data" in r0["other_size"]
+    assert "rank 1: ValueError: X contains NaN" in r0["nan_on_one"]
+    assert "label check failed on 2 of 2 ranks" in r0["label_beyond_outputs"]
+    assert "y holds label 9" in r0["label_beyond_outputs"]
+    assert r0["same_data"] == "fitted"
+
+
+def test_leftover_launcher_variables_time_out_with_a_message(tmp_path):
+    code = ("import numpy as np\n"
+            "from adiw.deep import DistributedDynamicIWClassifier\n"
+            "from adiw.models import MLP\n"
+            "X = np.zeros((8, 64), np.float32); y = np.arange(8) % 2\n"
+            "DistributedDynamicIWClassifier(MLP, solver='none', max_epochs=1, verbose=0,\n"
+            "                               rendezvous_timeout=3).fit(X, y)\n")
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, WORLD_SIZE="2", RANK="0", MASTER_ADDR="127.0.0.1",
+               MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=90)
+    assert done.returncode != 0
+    assert "rendezvous_timeout=3" in done.stderr and "WORLD_SIZE=2" in done.stderr

@@ -10,6 +10,7 @@ per step, which is what DDP computes; the module stays unwrapped, so
 ``save_params``, pickling and ``predict`` are those of one process.
 """
 
+import datetime
 import os
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch.distributed as dist
 from skorch.callbacks import PrintLog
 from torch.utils.data import Sampler
 
-from .classifier import DynamicIWClassifier
+from .classifier import DynamicIWClassifier, _fingerprint
 from .epoch_stats import WeightStats
 
 
@@ -142,13 +143,32 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
         return DistributedWeightStats()
 
     # ---- process group ------------------------------------------------------
+    def __init__(self, module, *args, rendezvous_timeout=300.0, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.rendezvous_timeout = rendezvous_timeout
+
     def _join_process_group(self):
         if dist.is_available() and not dist.is_initialized() \
                 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             cuda = str(self.device).startswith("cuda")
             if cuda:
                 torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-            dist.init_process_group("nccl" if cuda else "gloo")
+            timeout = self.rendezvous_timeout
+            if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
+                raise ValueError(f"rendezvous_timeout must be seconds > 0, got {timeout!r}.")
+            try:
+                dist.init_process_group("nccl" if cuda else "gloo",
+                                        timeout=datetime.timedelta(seconds=timeout))
+            except (RuntimeError, ValueError) as e:
+                env = ", ".join(f"{k}={os.environ[k]}" for k in
+                                ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+                                if k in os.environ)
+                raise RuntimeError(
+                    f"Could not join the process group within rendezvous_timeout={timeout} s"
+                    f" ({env}): not all {os.environ['WORLD_SIZE']} ranks joined. Launch every"
+                    " rank (torchrun --nproc-per-node N script.py), or, for one process,"
+                    " unset WORLD_SIZE and RANK; the class is then a DynamicIWClassifier."
+                ) from e
         return _world()
 
     def initialize_module(self):
@@ -167,11 +187,95 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
                                if not isinstance(cb, PrintLog)]
         return self
 
+    # ---- agreement across ranks ------------------------------------------------
+    def fit(self, X, y=None, X_val=None, y_val=None, **fit_params):
+        """As :meth:`DynamicIWClassifier.fit`, after every rank has checked
+        its inputs and all agree that they hold the same data."""
+        self.rank_, self.world_size_ = self._join_process_group()
+        self._agree_on_inputs(X, y, X_val, y_val)
+        self._inputs_agreed = True
+        try:
+            return super().fit(X, y, X_val=X_val, y_val=y_val, **fit_params)
+        finally:
+            self._inputs_agreed = False
+
+    def partial_fit(self, X, y=None, classes=None, X_val=None, y_val=None, **fit_params):
+        """As :meth:`DynamicIWClassifier.partial_fit`, after the ranks agree
+        on their inputs (see :meth:`fit`)."""
+        if not getattr(self, "_inputs_agreed", False):
+            self.rank_, self.world_size_ = self._join_process_group()
+            self._agree_on_inputs(X, y, X_val, y_val)
+        return super().partial_fit(X, y, classes, X_val=X_val, y_val=y_val, **fit_params)
+
+    def _agree(self, error, facts, what):
+        """One all-gather of each rank's check result and facts; the same
+        error on every rank if any rank failed or the facts differ."""
+        if self.world_size_ == 1:
+            if error:
+                raise ValueError(error)
+            return
+        gathered = [None] * self.world_size_
+        dist.all_gather_object(gathered, (error, facts))
+        failed = [f"rank {r}: {e}" for r, (e, _) in enumerate(gathered) if e]
+        if failed:
+            raise ValueError(f"{what} failed on {len(failed)} of {self.world_size_} ranks; "
+                             + "; ".join(failed))
+        if any(f != gathered[0][1] for _, f in gathered):
+            listed = "; ".join(f"rank {r}: {f}" for r, (_, f) in enumerate(gathered))
+            raise ValueError(
+                "The ranks hold different training or validation data (" + listed + ")."
+                " Every process must pass the same X, y, X_val and y_val: each one trains"
+                " on its own shard of them, and the weights of a sample are merged by"
+                " position.")
+
+    def _agree_on_inputs(self, X, y, X_val, y_val):
+        from ..utils import unwrap_fit_sample
+        from .checks import check_finite, check_labels
+
+        X_val, y_val = unwrap_fit_sample(X_val, X, "X_val"), unwrap_fit_sample(y_val, y, "")
+        error = None
+        try:
+            check_finite(X, "X")
+            check_finite(X_val, "X_val")
+            if y is not None and self.solver != "none":
+                check_labels(y, "y")
+            if y_val is not None:
+                check_labels(y_val, "y_val")
+            n = len(X)
+            if n < self.world_size_:
+                raise ValueError(f"{n} training samples cannot be shared by"
+                                 f" {self.world_size_} processes.")
+        except (ValueError, TypeError) as e:
+            error = f"{type(e).__name__}: {e}"
+        facts = {name: _fingerprint(v) for name, v in
+                 (("X", X), ("y", y), ("X_val", X_val), ("y_val", y_val)) if v is not None}
+        self._agree(error, facts, "The input checks")
+
+    def _agree_on_outputs(self, y):
+        """Labels the module cannot output, on any rank, stop every rank
+        before training (one forward of a single row here)."""
+        error = None
+        sample = self.test_sample_
+        try:
+            if sample is not None:
+                X_first, _ = sample.take(np.arange(1))
+                with torch.no_grad():
+                    was_training = self.module_.training
+                    self.module_.eval()
+                    out = self.infer(X_first)
+                    self.module_.train(was_training)
+                self.check_output_size(out, y)
+        except (ValueError, TypeError) as e:
+            error = f"{type(e).__name__}: {e}"
+        self._agree(error, None, "The label check")
+
     # ---- data ---------------------------------------------------------------
     def get_split_datasets(self, X, y=None, **fit_params):
         # Every fit looks again: a net unpickled in one process trains alone.
         self.rank_, self.world_size_ = self._join_process_group()
         out = super().get_split_datasets(X, y, **fit_params)
+        if self.world_size_ > 1:
+            self._agree_on_outputs(y)
         # Different validation batches on every rank (rank 0 draws what one
         # process would).
         if self.test_sample_ is not None:
