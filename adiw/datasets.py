@@ -1,5 +1,7 @@
 """Shift generators and the digits joint-shift benchmark. No downloads."""
 
+from numbers import Real
+
 import numpy as np
 from scipy.stats import norm
 from sklearn.datasets import load_digits
@@ -64,6 +66,19 @@ def _check_rate(rate):
         raise ValueError(f"noise rate must be in [0, 1), got {rate}.")
 
 
+def _check_flip_labels(y, n_classes):
+    """Integer labels 0..K-1 (the flips are modular arithmetic on them)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(f"y must be 1-D integer labels 0..K-1, got shape {y.shape} and"
+                         f" dtype {y.dtype}; encode them first (LabelEncoder).")
+    K = (int(y.max()) + 1 if y.size else 0) if n_classes is None else n_classes
+    if y.size and (y.min() < 0 or y.max() >= K):
+        raise ValueError(f"y must lie in 0..{K - 1} (n_classes={K}); got labels from"
+                         f" {y.min()} to {y.max()}. Encode them first (LabelEncoder).")
+    return y, K
+
+
 def pair_flip(y, rate, n_classes=None, *, random_state=None):
     """Pair-flip label noise: each label c becomes c + 1 (mod K) with prob. ``rate``.
 
@@ -81,8 +96,7 @@ def pair_flip(y, rate, n_classes=None, *, random_state=None):
     (True, 0.3)
     """
     _check_rate(rate)
-    y = np.asarray(y)
-    K = int(y.max()) + 1 if n_classes is None else n_classes
+    y, K = _check_flip_labels(y, n_classes)
     flipped = check_random_state(random_state).random_sample(y.shape[0]) < rate
     return np.where(flipped, (y + 1) % K, y), flipped
 
@@ -97,8 +111,7 @@ def symmetric_flip(y, rate, n_classes=None, *, random_state=None):
     flipped : ndarray of bool
     """
     _check_rate(rate)
-    y = np.asarray(y)
-    K = int(y.max()) + 1 if n_classes is None else n_classes
+    y, K = _check_flip_labels(y, n_classes)
     rng = check_random_state(random_state)
     flipped = rng.random_sample(y.shape[0]) < rate
     other = (y + rng.randint(1, K, size=y.shape[0])) % K
@@ -195,6 +208,11 @@ def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
 CORRUPTIONS = ("noise", "shift", "occlusion", "salt_pepper", "blur", "contrast")
 
 
+#: Beyond this every corruption is saturated on 8x8 images (a shift of
+#: round(2 * 8) = 16 pixels, 8 blur passes), and work and memory stay bounded.
+MAX_SEVERITY = 8.0
+
+
 def corrupt_digits(X, kind, severity=1.0, *, random_state=None):
     """Corrupted copies of flat 8x8 digit images with values in [0, 1].
 
@@ -210,7 +228,8 @@ def corrupt_digits(X, kind, severity=1.0, *, random_state=None):
         box filter applied ``round(severity)`` times. ``contrast``: pixels
         pulled towards 0.5 by a factor ``1 - 0.6 * severity``.
     severity : float, default=1.0
-        > 0. Every corruption is clipped to [0, 1].
+        In (0, 8]; beyond 8 every corruption is saturated. Every corruption is
+        clipped to [0, 1]; ``X`` must already lie in [0, 1] and be finite.
     random_state : int, RandomState or None
 
     Returns
@@ -227,11 +246,24 @@ def corrupt_digits(X, kind, severity=1.0, *, random_state=None):
     """
     if kind not in CORRUPTIONS:
         raise ValueError(f"kind must be one of {CORRUPTIONS}, got {kind!r}.")
-    if not (np.isfinite(severity) and severity > 0):
-        raise ValueError(f"severity must be finite and > 0, got {severity!r}.")
+    if not (isinstance(severity, Real) and not isinstance(severity, bool)
+            and np.isfinite(severity) and 0 < severity <= MAX_SEVERITY):
+        raise ValueError(
+            f"severity must be a number in (0, {MAX_SEVERITY}], got {severity!r}: beyond"
+            " that every corruption is saturated (shifts past 8 pixels leave a blank"
+            " image, a blur that many passes a constant one).")
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2 or X.shape[1] != 64:
         raise ValueError(f"X must have shape (n_samples, 64), got {X.shape}.")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X contains NaN or infinity.")
+    if X.size and (X.min() < 0 or X.max() > 1):
+        raise ValueError(
+            f"X must hold pixel values in [0, 1], got {X.min():.3g} to {X.max():.3g};"
+            " raw digits (0-16) must be divided by 16 first, or they are clipped to"
+            " near-binary images.")
+    if not len(X):
+        return X.copy()
     rng = check_random_state(random_state)
     img = X.reshape(-1, 8, 8).copy()
     n = len(img)

@@ -211,3 +211,13 @@ def test_diw_reference_holds_nothing_out_and_refuses_what_it_cannot_append(digit
         net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val[:-1])
     with pytest.raises(ValueError, match="must match"):
         net.fit(digits.X_train, digits.y_train, X_val=digits.X_val[:, :10], y_val=digits.y_val)
+
+
+def test_x_val_in_another_dtype_and_tiny_holdouts(digits):
+    net = make_net(max_epochs=1).fit(digits.X_train, digits.y_train,
+                                     X_val=digits.X_val.astype(np.float64), y_val=digits.y_val)
+    assert net.test_sample_ is None and "valid_acc" in net.history[-1]
+    for m in (1, 2, 5, 10):
+        with pytest.raises(ValueError, match="at least 2 must remain|at least 2 samples"):
+            make_net(val_holdout=0.99, max_epochs=1).fit(
+                digits.X_train, digits.y_train, X_val=digits.X_val[:m], y_val=digits.y_val[:m])

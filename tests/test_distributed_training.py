@@ -146,3 +146,13 @@ def test_leftover_launcher_variables_time_out_with_a_message(tmp_path):
                           text=True, timeout=90)
     assert done.returncode != 0
     assert "rendezvous_timeout=3" in done.stderr and "WORLD_SIZE=2" in done.stderr
+
+
+def test_shard_batches_checks_its_arguments():
+    for kwargs, match in ((dict(rank=2), "rank must be in"), (dict(rank=-1), "rank must be in"),
+                          (dict(batch_size=0), "batch_size"), (dict(n=1), "cannot be shared")):
+        args = dict(n=10, batch_size=2, rank=0, world_size=2, seed=0, epoch=0) | kwargs
+        with pytest.raises(ValueError, match=match):
+            shard_batches(**args)
+    big = [shard_batches(10, 2, r, 2, seed=2**62, epoch=3) for r in (0, 1)]
+    assert sorted(np.concatenate(big[0] + big[1]).tolist()) == list(range(10))

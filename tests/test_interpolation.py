@@ -291,3 +291,47 @@ def test_corruptions_do_what_they_say():
         corrupt_digits(X, "rain")
     with pytest.raises(ValueError, match="shape"):
         corrupt_digits(X[:, :10], "noise")
+
+
+def test_beta_mixture_refuses_two_columns_and_corruptions_check_input(digits):
+    with pytest.raises(ValueError, match="one value per sample"):
+        BetaMixture(2).fit(np.full((10, 2), 0.5))
+    BetaMixture(1, random_state=0).fit(np.linspace(0.1, 0.9, 20)[:, None])   # a column is fine
+    X = digits.X_test[:5]
+    with pytest.raises(ValueError, match="divided by 16"):
+        corrupt_digits(X * 16, "noise")
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        corrupt_digits(bad, "noise")
+    for severity in (1e9, 1e4, "1", np.nan):
+        with pytest.raises(ValueError, match="severity"):
+            corrupt_digits(X, "blur" if severity == 1e9 else "shift", severity)
+    assert corrupt_digits(X[:0], "shift").shape == (0, 64)
+    assert np.all(corrupt_digits(X, "blur", 8.0) >= 0)
+
+
+def test_label_flips_refuse_labels_outside_zero_to_k():
+    from adiw.datasets import pair_flip, symmetric_flip
+
+    for flip in (pair_flip, symmetric_flip):
+        with pytest.raises(ValueError, match="0\\.\\."):
+            flip(np.array([-1, 0, 1, 2]), 0.5, random_state=0)
+        with pytest.raises(ValueError, match="0\\.\\.2"):
+            flip(np.array([0, 1, 5]), 0.5, n_classes=3, random_state=0)
+        with pytest.raises(ValueError, match="integer labels"):
+            flip(np.array([0.0, 1.0]), 0.5)
+        y_noisy, _ = flip(np.arange(20) % 4, 0.9, random_state=0)
+        assert set(np.unique(y_noisy)) <= {0, 1, 2, 3}
+
+
+def test_weights_mode_converts_inputs_as_the_module_expects(net_pair, digits):
+    _, base, tuned = net_pair
+    dawin = WeightInterpolation(base, tuned, coefficient=0.5).fit()
+    X = digits.X_test[:20]
+    ref = dawin.predict_proba(X)
+    np.testing.assert_allclose(dawin.predict_proba(X.astype(np.float64)), ref, rtol=1e-6)
+    np.testing.assert_allclose(dawin.predict_proba(X.tolist()), ref, rtol=1e-6)
+    assert dawin.predict_proba((X * 16).astype(int)).shape == ref.shape
+    with pytest.raises(ValueError, match="first layer takes 64"):
+        dawin.predict_proba(X[:, :10])

@@ -122,3 +122,25 @@ def test_unsliced_warning_only_for_equal_lengths():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ImportanceWeightedEstimator(KLIEPRatio(random_state=0), Ridge()).fit(X, y, X_test=X_te)
+
+
+def test_weighted_estimator_names_overflow_and_wrong_lengths():
+    from sklearn.linear_model import Ridge
+    from adiw.estimators import ULSIFRatio
+
+    X, y, X_te, _ = shimodaira()
+    with pytest.raises(ValueError, match="weight_power=400 overflows"):
+        ImportanceWeightedEstimator(ULSIFRatio(), Ridge(), weight_power=400).fit(
+            X, y, X_test=X_te)
+    with pytest.raises(ValueError, match="sample_weight"):
+        ImportanceWeightedEstimator(ULSIFRatio(), Ridge()).fit(
+            X, y, X_test=X_te, sample_weight=np.ones(len(X) - 1))
+
+
+def test_classifier_ratio_refuses_a_non_classifier():
+    from sklearn.mixture import GaussianMixture
+    from adiw.estimators import ClassifierRatio
+
+    X, _, X_te, _ = shimodaira()
+    with pytest.raises(TypeError, match="needs a classifier"):
+        ClassifierRatio(GaussianMixture()).fit(X.reshape(len(X), -1), X_te.reshape(len(X_te), -1))

@@ -84,7 +84,12 @@ class BetaMixture(BaseEstimator):
         self.random_state = random_state
 
     def _values(self, x):
-        x = np.asarray(x, dtype=float).ravel()
+        x = np.asarray(x, dtype=float)
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 1:
+            raise ValueError(f"BetaMixture models one value per sample: x must have shape"
+                             f" (n_samples,) or (n_samples, 1), got {x.shape}.")
         if x.size == 0 or not np.all(np.isfinite(x)):
             raise ValueError("BetaMixture needs a non-empty array of finite values.")
         if x.min() < 0 or x.max() > 1:

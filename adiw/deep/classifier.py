@@ -407,8 +407,10 @@ class DynamicIWClassifier(NeuralNetClassifier):
             raise ValueError(
                 f'sample_weight fixes the weights; it needs solver="none", not'
                 f" solver={self.solver!r}, which learns them.")
+        first = next((p for p in self.module_.parameters() if p.is_floating_point()), None)
         self.test_sample_ = None if X_val is None else TestSample(
-            X_val, y_val, self.val_holdout, self.device)
+            X_val, y_val, self.val_holdout, self.device,
+            dtype=None if first is None else first.dtype)
         report = None if self.test_sample_ is None else self.test_sample_.report
         if report is not None and self.train_split is not None:
             raise ValueError(

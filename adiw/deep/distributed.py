@@ -57,9 +57,16 @@ def shard_batches(n, batch_size, rank, world_size, seed, epoch):
     >>> [len(p) for p in parts], sorted(np.concatenate(sum(parts, [])).tolist()) == list(range(10))
     ([2, 2, 2], True)
     """
+    for name, value, low in (("n", n, 0), ("batch_size", batch_size, 1),
+                             ("world_size", world_size, 1), ("epoch", epoch, 0)):
+        if not (isinstance(value, (int, np.integer)) and value >= low):
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    if not (isinstance(rank, (int, np.integer)) and 0 <= rank < world_size):
+        raise ValueError(f"rank must be in [0, {world_size}), got {rank!r}.")
     if n < world_size:
         raise ValueError(f"{n} training samples cannot be shared by {world_size} processes.")
-    g = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
+    # The generator takes a 64-bit seed: fold large seeds and epochs into it.
+    g = torch.Generator().manual_seed((int(seed) * 100_003 + int(epoch)) % 2**63)
     order = torch.randperm(n, generator=g).numpy()
     return np.array_split(order[rank::world_size], n_shard_batches(n, batch_size, world_size))
 

@@ -102,6 +102,12 @@ def fit_temperature(model, X, y):
                                         method="bounded").x))
 
 
+def _input_width(module):
+    """in_features of the module's first Linear layer, when it starts with one."""
+    first = next((m for m in module.modules() if isinstance(m, torch.nn.Linear)), None)
+    return None if first is None else first.in_features
+
+
 def check_probabilities(proba, name):
     """``predict_proba`` output that is a probability table, or a ValueError:
     entropies and output mixing of logits are meaningless."""
@@ -291,6 +297,17 @@ class WeightInterpolation(ClassifierMixin, BaseEstimator):
         X = check_array(X, dtype="numeric", allow_nd=True)
         if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features; fit saw {self.n_features_in_}.")
+        if self.mode == "weights":
+            # The merged network computes in its parameters' dtype: lists,
+            # integers and float64 arrays are converted as a module expects.
+            first = next((p for p in self._tuned.module_.parameters()
+                          if p.is_floating_point()), None)
+            if first is not None:
+                X = X.astype(str(first.dtype).replace("torch.", ""), copy=False)
+            width = _input_width(self._tuned.module_)
+            if width is not None and X.ndim == 2 and X.shape[1] != width:
+                raise ValueError(f"X has {X.shape[1]} features, but the networks' first"
+                                 f" layer takes {width}.")
         return X
 
     # --------------------------------------------------------------------- fit

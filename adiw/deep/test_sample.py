@@ -50,11 +50,13 @@ class TestSample:
     device : str or torch.device
     seed : int
         Seeds the generator of the batch draws.
+    dtype : torch.dtype or None
+        Floating-point inputs are converted to it (the module's parameters').
     """
 
     __test__ = False          # not a pytest test class
 
-    def __init__(self, X, y, holdout, device, seed=0):
+    def __init__(self, X, y, holdout, device, seed=0, dtype=None):
         self.device = device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         if isinstance(X, torch.utils.data.Dataset):
@@ -69,6 +71,11 @@ class TestSample:
         else:
             X = as_array(X, "X_val")
             check_finite(X, "X_val")
+            # The module's dtype: a float64 X_val meets float32 weights.
+            if dtype is not None and isinstance(X, torch.Tensor) and X.is_floating_point():
+                X = X.to(dtype)
+            elif dtype is not None and isinstance(X, np.ndarray) and X.dtype.kind == "f":
+                X = X.astype(str(dtype).replace("torch.", ""))
             if y is None or len(y) != len(X):
                 raise ValueError("y_val must be given with one label per row of X_val"
                                  f" ({len(X)}); got "

@@ -229,6 +229,12 @@ class ClassifierRatio(BaseRatioEstimator):
         n = len(X_tr)
         domain = np.r_[np.zeros(n, dtype=int), np.ones(len(X_te), dtype=int)]
         self.estimator_ = clone(est).fit(X, domain)
+        if not hasattr(self.estimator_, "classes_"):
+            raise TypeError(
+                f"ClassifierRatio needs a classifier of the domain (fitted, it has"
+                f" classes_ and predict_proba); {type(self.estimator_).__name__} has no"
+                " classes_. Use e.g. LogisticRegression() or"
+                " HistGradientBoostingClassifier().")
         self.prior_ratio_ = X_te.shape[0] / X_tr.shape[0]
         n_splits = min(int(self.cv), n, len(X_te))
         if n_splits >= 2:

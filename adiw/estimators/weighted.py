@@ -10,7 +10,7 @@ from sklearn.utils.metadata_routing import (
     MetadataRouter, MethodMapping, _routing_enabled, process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..utils import unwrap_fit_sample
 
@@ -109,10 +109,18 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
             routed = Bunch(estimator=Bunch(fit=fit_params))
         self.ratio_estimator_ = clone(self.ratio_estimator).fit(X, X_test)
         inner = dict(routed.estimator.fit)
-        weights = self.ratio_estimator_.weights_ ** self.weight_power
+        with np.errstate(over="ignore"):
+            weights = self.ratio_estimator_.weights_ ** self.weight_power
+        # Headroom for the sums and squares the estimator takes of its weights.
+        if not np.all(weights <= 1e100):
+            raise ValueError(
+                f"weight_power={self.weight_power} overflows: the largest weight"
+                f" {self.ratio_estimator_.weights_.max():.4g} to that power exceeds 1e100,"
+                " past what an estimator can sum and square in float64. Lower"
+                " weight_power (powers above a few are rarely useful).")
         user_weight = inner.pop("sample_weight", None)
         if user_weight is not None:
-            weights = weights * np.asarray(user_weight, dtype=float)
+            weights = weights * _check_sample_weight(user_weight, X)
         self.weights_ = weights
         self.estimator_ = clone(self.estimator)
         self.estimator_.fit(X, y, **_with_sample_weight(self.estimator_, weights, inner))
