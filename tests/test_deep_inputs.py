@@ -221,3 +221,14 @@ def test_x_val_in_another_dtype_and_tiny_holdouts(digits):
         with pytest.raises(ValueError, match="at least 2 must remain|at least 2 samples"):
             make_net(val_holdout=0.99, max_epochs=1).fit(
                 digits.X_train, digits.y_train, X_val=digits.X_val[:m], y_val=digits.y_val[:m])
+
+
+def test_static_weighting_accepts_any_ratio_estimator(digits):
+    from adiw.estimators import ClassifierRatio
+
+    net = make_net(solver="static", ratio_estimator=ClassifierRatio(), max_epochs=2).fit(
+        digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+    assert isinstance(net.static_estimator_, ClassifierRatio)
+    np.testing.assert_allclose(net.sample_weights(), net.static_estimator_.weights_, rtol=1e-6)
+    with pytest.raises(TypeError, match="solver='adiw' needs"):
+        make_net(ratio_estimator=ClassifierRatio()).initialize()
