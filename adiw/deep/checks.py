@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 from .._core.backend import check_cuda
 from .._core.projection import check_feasible
 
-SOLVERS = ("adiw", "diw", "static", "none")
+SOLVERS = ("adiw", "diw", "giw", "static", "none")
 
 
 def _real(net, name, low, high=math.inf, *, low_open=False, high_open=False):
@@ -52,8 +52,16 @@ def check_options(net):
     _real(net, "width_quantile", 0, 1, low_open=True)
     _real(net, "val_holdout", 0, 1, high_open=True)
     _real(net, "weight_power", 0)
-    if net.solver in ("adiw", "diw"):
+    if net.solver in ("adiw", "diw", "giw"):
         check_power_range(net.B, net.weight_power, "B")
+    _integer(net, "support_refresh", 1, allow_none=True)
+    support = net.support_estimator
+    if support is not None and not (hasattr(support, "fit")
+                                    and hasattr(support, "decision_function")):
+        raise TypeError(
+            "support_estimator must be a scikit-learn outlier detector with fit and"
+            f" decision_function (OneClassSVM, IsolationForest,"
+            f" LocalOutlierFactor(novelty=True)); got {type(support).__name__}.")
     ratio = net.ratio_estimator
     if isinstance(ratio, type):
         raise TypeError(f"ratio_estimator must be an instance, e.g. {ratio.__name__}(),"

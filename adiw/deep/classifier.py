@@ -22,7 +22,8 @@ from .weighting import SCHEMES
 #: The net's own parameters (beside skorch's); changing one rebuilds the scheme.
 OWN_PARAMS = ("ratio_estimator", "solver", "representation", "hidden_layer", "n_steps",
               "step_scale", "B", "eps", "width_quantile", "warmup_epochs", "train_on_val",
-              "val_batch_size", "val_holdout", "weight_power")
+              "val_batch_size", "val_holdout", "weight_power", "support_estimator",
+              "support_refresh")
 
 
 class DynamicIWClassifier(NeuralNetClassifier):
@@ -78,9 +79,14 @@ class DynamicIWClassifier(NeuralNetClassifier):
         The divergence and its hyperparameters (``ratio_estimator__gamma``
         etc.); None means ``KMMRatio()``. A numeric ``gamma`` is used as
         is; ``"auto"`` applies ``width_quantile`` per batch.
-    solver : {"adiw", "diw", "static", "none"}, default="adiw"
+    solver : {"adiw", "diw", "giw", "static", "none"}, default="adiw"
         "adiw": few warm-started steps; "diw": solve the same objective to
-        convergence from w = 1 on every batch (the DIW baseline); "static":
+        convergence from w = 1 on every batch (the DIW baseline); "giw":
+        generalized importance weighting for test points outside the training
+        support (``adiw.deep.weighting.giw``): after ``warmup_epochs`` of
+        ADIW, ADIW against the test points inside the support and the loss
+        ``alpha * mean(w * loss_train) + (1 - alpha) * mean(loss_outside)``;
+        "static":
         after ``warmup_epochs`` of ERM, fit the ratio estimator once on the
         representations of the whole training set against the whole
         ``X_val`` (forward passes in eval mode) and keep those weights
@@ -134,6 +140,16 @@ class DynamicIWClassifier(NeuralNetClassifier):
         Wang et al. 2022: with a polynomially tailed loss, powers above 1
         keep the weights from fading once the training data are separated).
         ``sample_weights()`` returns the weights before the power.
+    support_estimator : outlier detector or None, default=None
+        ``solver="giw"``: fitted on the training samples' L2-normalised
+        representations (``hidden_layer``'s output, else the module's),
+        ``decision_function >= 0`` marks a test point inside the training
+        support. None: ``NearestNeighborSupport()``, inside when the nearest
+        training point is no farther than the 99 % quantile of the training
+        points' own nearest-neighbour distances (no scale to tune).
+    support_refresh : int or None, default=None
+        ``solver="giw"``: re-split every this many epochs; None splits once,
+        after the warm-up, as the GIW reference does.
     device : str, default="cpu"
         A torch device ("cpu", "cuda", "cuda:1"); everything, weights
         included, stays on it. skorch has no "auto"; pass
@@ -157,6 +173,10 @@ class DynamicIWClassifier(NeuralNetClassifier):
         splits ``X``).
     weighting_ : adiw.deep.weighting.Weighting
         The scheme that ``solver`` names.
+    support_fraction_, in_support_, support_estimator_
+        ``solver="giw"``: alpha = ``in_support_.mean()``, the mask over the used
+        rows of ``X_val``, and the fitted support estimator (``support_fraction``
+        is recorded in the history at every split).
     history : skorch History
         Per epoch: ``w_mean``, ``w_max``, ``w_ess`` (effective sample size
         (sum w)^2 / sum w^2 as a fraction of n), ``iw_objective`` (the
@@ -189,8 +209,9 @@ class DynamicIWClassifier(NeuralNetClassifier):
                  representation="loss", hidden_layer=None, n_steps=3, step_scale=1.0,
                  B=50.0, eps=0.0, width_quantile=0.5, warmup_epochs=0,
                  train_on_val=True, val_batch_size=None, val_holdout=0.2,
-                 weight_power=1.0, train_split=None, criterion=torch.nn.CrossEntropyLoss,
-                 device="cpu", **kwargs):
+                 weight_power=1.0, support_estimator=None, support_refresh=None,
+                 train_split=None, criterion=torch.nn.CrossEntropyLoss, device="cpu",
+                 **kwargs):
         # Every epoch in a new order; skorch's own default keeps one order.
         kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(module, *args, criterion=criterion, train_split=train_split,
@@ -209,6 +230,8 @@ class DynamicIWClassifier(NeuralNetClassifier):
         self.val_batch_size = val_batch_size
         self.val_holdout = val_holdout
         self.weight_power = weight_power
+        self.support_estimator = support_estimator
+        self.support_refresh = support_refresh
 
     @property
     def _default_callbacks(self):

@@ -1,0 +1,108 @@
+"""GIW: importance weighting inside the training support, test labels outside it."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.svm import OneClassSVM
+
+from adiw.deep.weighting import NearestNeighborSupport
+from adiw.deep.weighting.giw import support_features
+from conftest import make_net
+
+
+def fit(net, X, y, X_val, y_val):
+    torch.manual_seed(0)
+    return net.fit(X, y, X_val=X_val, y_val=y_val)
+
+
+class Nothing(NearestNeighborSupport):
+    def decision_function(self, X):
+        return -np.ones(len(X))
+
+
+class Everything(NearestNeighborSupport):
+    def decision_function(self, X):
+        return np.ones(len(X))
+
+
+def test_inside_the_support_giw_is_adiw(digits):
+    """alpha = 1 (every test point inside): weights and parameters equal ADIW's."""
+    common = dict(max_epochs=4, warmup_epochs=1, train_on_val=False, val_holdout=0.0)
+    X_val, y_val = digits.X_train[:80], digits.y_train[:80]         # the training distribution
+    giw = fit(make_net(solver="giw", support_estimator=Everything(), **common),
+              digits.X_train, digits.y_train, X_val, y_val)
+    adiw = fit(make_net(**common), digits.X_train, digits.y_train, X_val, y_val)
+    assert giw.support_fraction_ == 1.0 and giw.in_support_.all()
+    np.testing.assert_array_equal(giw.sample_weights(), adiw.sample_weights())
+    for p, q in zip(giw.module_.parameters(), adiw.module_.parameters()):
+        assert torch.equal(p, q)
+    assert np.std(giw.sample_weights()) > 0
+
+
+def test_outside_the_support_the_loss_is_the_test_sample_alone(digits):
+    """alpha = 0: training batches get no weight in the loss."""
+    losses = []
+
+    class Spy(type(make_net())):
+        def get_loss(self, y_pred, y_true, X=None, training=False):
+            loss = super().get_loss(y_pred, y_true, X=X, training=training)
+            if training and len(self.history) > 1:
+                w = self.batch_weights_
+                n = len(w) - 64 if len(w) > 64 else None
+                losses.append((w, n))
+            return loss
+
+    net = Spy(module=make_net().module, max_epochs=3, batch_size=64, lr=0.05, verbose=0,
+              solver="giw", warmup_epochs=1, support_estimator=Nothing(), val_holdout=0.0)
+    fit(net, digits.X_train, digits.y_train, digits.X_val, digits.y_val)
+    assert net.support_fraction_ == 0.0
+    assert losses
+    for w, _ in losses:
+        # val2 rows come last, with factor (1 - 0) * rows / m; training rows 0
+        n_val2 = min(64, len(digits.y_val))
+        assert torch.all(w[:-n_val2] == 0)
+        torch.testing.assert_close(w[-n_val2:], torch.full((n_val2,), len(w) / n_val2))
+
+
+def test_the_split_is_the_support_estimator_run_by_hand(digits):
+    est = OneClassSVM(nu=0.1, gamma=2.0)
+    net = fit(make_net(solver="giw", support_estimator=est, max_epochs=2, warmup_epochs=1,
+                       val_holdout=0.0, hidden_layer="hidden"),
+              digits.X_train, digits.y_train, digits.X_val, digits.y_val)
+    # the same representations: a net trained as the warm-up trains (uniform
+    # weights, also on the test batches), features in the same 64-row chunks
+    ref = fit(make_net(solver="none", max_epochs=1, val_holdout=0.0, hidden_layer="hidden"),
+              digits.X_train, digits.y_train, digits.X_val, digits.y_val)
+    chunks = lambda X: [torch.as_tensor(X[s:s + 64]) for s in range(0, len(X), 64)]  # noqa
+    Z_tr = support_features(ref, chunks(digits.X_train))
+    Z_val = support_features(ref, chunks(digits.X_val))
+    np.testing.assert_allclose(np.linalg.norm(Z_tr, axis=1), 1.0)
+    by_hand = clone(est).fit(Z_tr).decision_function(Z_val) >= 0
+    np.testing.assert_array_equal(net.in_support_, by_hand)
+    assert net.support_fraction_ == pytest.approx(by_hand.mean())
+    assert net.history[1, "support_fraction"] == net.support_fraction_
+
+
+def test_nearest_neighbor_support_is_scale_free_and_separates_disjoint_supports():
+    r = np.random.default_rng(0)
+    X = r.normal(size=(500, 5))
+    inside = NearestNeighborSupport().fit(X)
+    assert (inside.decision_function(r.normal(size=(200, 5))) >= 0).mean() > 0.8
+    assert (inside.decision_function(r.normal(size=(200, 5)) + 10) >= 0).mean() == 0
+    scaled = NearestNeighborSupport().fit(X * 1000)
+    np.testing.assert_array_equal(scaled.predict(X[:50] * 1000), inside.predict(X[:50]))
+
+
+def test_giw_pickles_clones_and_refreshes(digits):
+    net = fit(make_net(solver="giw", max_epochs=3, warmup_epochs=1, support_refresh=1),
+              digits.X_train, digits.y_train, digits.X_val, digits.y_val)
+    assert len([r for r in net.history if "support_fraction" in r]) == 2    # epochs 2 and 3
+    restored = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(restored.sample_weights(), net.sample_weights())
+    np.testing.assert_array_equal(restored.predict(digits.X_test), net.predict(digits.X_test))
+    assert clone(net).get_params()["solver"] == "giw"
+    with pytest.raises(TypeError, match="outlier detector"):
+        make_net(solver="giw", support_estimator=object()).initialize()
