@@ -1,4 +1,4 @@
-"""Command line: ``adiw demo`` and ``adiw bench`` (also ``python -m adiw``)."""
+"""Command line: ``adiw demo``, ``adiw bench`` and ``adiw diagnose`` (also ``python -m adiw``)."""
 
 import argparse
 import os
@@ -135,7 +135,35 @@ def _check_out(parser, path):
 
 
 BENCHMARKS = ("bench_estimators.py", "bench_deep.py", "bench_fading.py", "bench_rgd.py",
-              "bench_shifts.py", "bench_dawin.py", "bench_distributed.py", "bench_scale.py")
+              "bench_shifts.py", "bench_dawin.py", "bench_distributed.py", "bench_scale.py",
+              "bench_real.py")
+
+
+def diagnose(args):
+    """The shift report on two numeric CSV files (``adiw.diagnostics``)."""
+    import numpy as np
+
+    from .diagnostics import align_columns, read_numeric_csv, shift_report
+
+    try:
+        print(f"reading {args.train} and {args.test}", flush=True)
+        header, X_train = read_numeric_csv(args.train)
+        test_header, X_test = read_numeric_csv(args.test)
+        X_test = align_columns(header, test_header, X_test, args.test)
+        print(f"{len(X_train)} training and {len(X_test)} test rows, {len(header)} columns;"
+              " fitting the domain classifier and the weights (ULSIFRatio)", flush=True)
+        report = shift_report(X_train, X_test, random_state=args.seed)
+    except (OSError, ValueError) as e:
+        print(f"adiw diagnose: {e}", file=sys.stderr)
+        return 2
+    print(report)
+    if args.weights:
+        np.savetxt(args.weights, report.weights, header="weight", comments="", fmt="%.10g")
+        print(f"wrote {len(report.weights)} training weights to {args.weights}")
+    if args.plot:
+        report.plot().savefig(args.plot, dpi=120)
+        print(f"wrote {args.plot}")
+    return 0
 
 
 def main(argv=None):
@@ -156,6 +184,14 @@ def main(argv=None):
     b.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="SCRIPT",
                    help=f"benchmark scripts to run: {', '.join(BENCHMARKS)}")
     b.set_defaults(func=bench)
+    g = sub.add_parser("diagnose", help="shift report: is there a shift, is it inside the"
+                       " support, can weights be trusted")
+    g.add_argument("train", help="numeric CSV with a header row (training inputs)")
+    g.add_argument("test", help="numeric CSV with the same columns (test inputs)")
+    g.add_argument("--weights", help="write the training weights to this CSV")
+    g.add_argument("--plot", help="write the report's figure to this PNG")
+    g.add_argument("--seed", type=_int_in(0, 2**32, "must be in [0, 2**32)"), default=0)
+    g.set_defaults(func=diagnose, out=".")
     args = parser.parse_args(argv)
     _check_out(sub.choices[args.command], args.out)
     return args.func(args)

@@ -1,0 +1,288 @@
+"""A shift report: is there a shift, is it inside the support, can weights be trusted.
+
+``shift_report(X_train, X_test)`` answers, with the numbers behind each answer:
+
+- **Is there a shift?** The cross-validated ROC AUC of a classifier that tells
+  the two samples apart (0.5: indistinguishable). A gradient-boosted
+  classifier (``HistGradientBoostingClassifier``) is used: it needs no
+  feature scaling and sees shifts a linear classifier misses (a change of
+  variance, a shift along a curve).
+- **Is the test sample inside the training support?** The share of test
+  points inside the training support, by GIW's rule
+  (``NearestNeighborSupport`` on standardised features), and the reverse.
+- **Can the weights be trusted?** For given weights, or a default
+  estimator's (``ULSIFRatio``): Kish's effective sample size, the Pareto
+  k-hat of the largest weights (Vehtari, Simpson, Gelman, Yao and Gabry,
+  "Pareto Smoothed Importance Sampling", JMLR 2024; above 0.7 the weights'
+  mean is unreliable), the largest weight and the top 1 % share.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array
+
+#: Thresholds of the verdict (documented in the report's docstring).
+NO_SHIFT_MARGIN = 0.03
+MIN_COVERAGE = 0.9
+K_HAT_LIMIT = 0.7
+MIN_ESS = 0.05
+
+
+def kish_ess(weights):
+    """Kish's effective sample size as a fraction of n: (sum w)^2 / (n sum w^2)."""
+    w = np.asarray(weights, dtype=np.float64)
+    return float(w.sum() ** 2 / (len(w) * np.sum(w * w))) if np.any(w > 0) else 0.0
+
+
+def pareto_k_hat(weights):
+    """Shape of a generalised Pareto distribution fitted to the largest weights.
+
+    PSIS's diagnostic (Vehtari et al., JMLR 2024): the ``M = min(n / 5,
+    3 sqrt(n))`` largest weights, their exceedances over the next largest,
+    and Zhang and Stephens' (2009) estimate of the shape, shrunk towards 0.5
+    with the weak prior PSIS uses. Above 0.7 the weights' mean does not
+    settle with the sample size, so importance-weighted estimates are
+    unreliable.
+
+    Parameters
+    ----------
+    weights : array-like of shape (n,), non-negative
+
+    Returns
+    -------
+    float
+    """
+    w = np.sort(np.asarray(weights, dtype=np.float64))
+    n = len(w)
+    M = int(min(n / 5, 3 * np.sqrt(n)))
+    if M < 5:
+        raise ValueError(f"Pareto k-hat needs at least 25 weights, got {n}.")
+    tail, threshold = w[-M:], w[-M - 1]
+    x = tail - threshold
+    x = x[x > 0]
+    if len(x) < 5:
+        return 0.0              # a flat top: no tail to speak of
+    return _gpd_shape(np.sort(x))
+
+
+def _gpd_shape(x, prior_b=3.0, prior_k=10.0):
+    """Zhang and Stephens' (2009) posterior-mean estimate of the GPD shape of
+    the sorted exceedances ``x``, with PSIS's prior on the shape."""
+    n = len(x)
+    m = 30 + int(np.sqrt(n))
+    b = 1 - np.sqrt(m / (np.arange(1, m + 1) - 0.5))
+    b = b / (prior_b * x[int(n / 4 + 0.5) - 1]) + 1 / x[-1]
+    k = np.log1p(-b[:, None] * x).mean(axis=1)
+    profile = n * (np.log(-b / k) - k - 1)
+    weights = 1 / np.exp(profile - profile[:, None]).sum(axis=1)
+    keep = weights >= 10 * np.finfo(float).eps
+    weights, b = weights[keep] / weights[keep].sum(), b[keep]
+    k_post = np.log1p(-np.sum(b * weights) * x).mean()
+    return float((n * k_post + prior_k * 0.5) / (n + prior_k))
+
+
+def support_coverage(X_inside, X_points):
+    """Share of ``X_points`` inside the support of ``X_inside`` (GIW's rule,
+    ``NearestNeighborSupport``, on features standardised by ``X_inside``)."""
+    from .deep.weighting.giw import NearestNeighborSupport
+
+    scaler = StandardScaler().fit(X_inside)
+    support = NearestNeighborSupport().fit(scaler.transform(X_inside))
+    return float(np.mean(support.decision_function(scaler.transform(X_points)) >= 0))
+
+
+@dataclass
+class ShiftReport:
+    """What ``shift_report`` found; ``str(report)`` is the verdict in words.
+
+    Attributes
+    ----------
+    auc, auc_sd : float
+        Cross-validated ROC AUC of the domain classifier (5 folds) and its
+        spread over the folds.
+    coverage, reverse_coverage : float
+        Share of test points inside the training support, and of training
+        points inside the test support.
+    weights : ndarray
+        The training weights examined.
+    ess, k_hat, max_weight, top1_share : float
+        Kish's ESS (fraction of n), Pareto k-hat, the largest weight (mean
+        weight 1) and the share of the total held by the largest 1 %.
+    verdict : {"no shift", "within support", "outside support", "unreliable weights"}
+    message : str
+    domain_scores : tuple of ndarray
+        Out-of-fold test-domain probabilities of the training and test rows
+        (for ``plot``).
+    """
+
+    auc: float
+    auc_sd: float
+    coverage: float
+    reverse_coverage: float
+    weights: np.ndarray
+    ess: float
+    k_hat: float
+    max_weight: float
+    top1_share: float
+    verdict: str = ""
+    message: str = ""
+    domain_scores: tuple = field(default=(), repr=False)
+
+    def __str__(self):
+        return "\n".join([
+            f"domain classifier ROC AUC  {self.auc:.3f} ± {self.auc_sd:.3f}  (0.5: no shift)",
+            f"test inside training support {self.coverage:.1%};"
+            f" training inside test support {self.reverse_coverage:.1%}",
+            f"weights: ESS {self.ess:.1%} of n, Pareto k-hat {self.k_hat:.2f}"
+            f" (> {K_HAT_LIMIT}: unreliable), max {self.max_weight:.3g},"
+            f" top 1 % hold {self.top1_share:.1%}",
+            f"verdict: {self.message}"])
+
+    def plot(self):
+        """A matplotlib figure: the domain-score histograms of both samples
+        and the distribution of the weights."""
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+        s_tr, s_te = self.domain_scores
+        bins = np.linspace(0, 1, 31)
+        a.hist(s_tr, bins, alpha=0.6, density=True, label="training")
+        a.hist(s_te, bins, alpha=0.6, density=True, label="test")
+        a.set(xlabel="out-of-fold P(test | x)", ylabel="density",
+              title=f"domain scores (AUC {self.auc:.2f})")
+        a.legend()
+        b.hist(self.weights, bins=50)
+        b.set(xlabel="weight (mean 1)", ylabel="training samples", yscale="log",
+              title=f"weights (ESS {self.ess:.0%}, k-hat {self.k_hat:.2f})")
+        fig.tight_layout()
+        return fig
+
+
+def shift_report(X_train, X_test, weights=None, *, random_state=None):
+    """Diagnose the shift between two samples and the weights that would correct it.
+
+    Verdicts, checked in this order:
+
+    - **no detectable shift**: the domain AUC is within ``max(0.03, 2 sd)`` of 0.5;
+    - **outside the support**: under 90 % of the test points lie inside the
+      training support; weighting cannot reach the rest, so use
+      ``solver="giw"`` or labelled test data;
+    - **unreliable weights**: Pareto k-hat above 0.7 or ESS under 5 % of n;
+      flatten them (``weight_power`` < 1), use ``RuLSIFRatio``, or get more data;
+    - otherwise **covariate shift within the support**: importance weighting
+      applies.
+
+    Parameters
+    ----------
+    X_train, X_test : array-like of shape (n, d) and (m, d)
+    weights : array-like of shape (n,), optional
+        Weights of the training rows to examine; None fits ``ULSIFRatio()``.
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    ShiftReport
+    """
+    X_train = check_array(X_train, dtype=np.float64, ensure_min_samples=25)
+    X_test = check_array(X_test, dtype=np.float64, ensure_min_samples=5)
+    if X_train.shape[1] != X_test.shape[1]:
+        raise ValueError(f"X_test has {X_test.shape[1]} features, X_train"
+                         f" {X_train.shape[1]}.")
+    rng = check_random_state(random_state)
+    X = np.vstack([X_train, X_test])
+    domain = np.r_[np.zeros(len(X_train), int), np.ones(len(X_test), int)]
+    cv = StratifiedKFold(5, shuffle=True, random_state=rng.randint(2**31 - 1))
+    # 50 shallow rounds: enough to tell two samples apart, and a report stays
+    # a few seconds at thousands of rows.
+    clf = HistGradientBoostingClassifier(max_iter=50, max_leaf_nodes=15,
+                                         random_state=rng.randint(2**31 - 1))
+    proba = cross_val_predict(clf, X, domain, cv=cv, method="predict_proba")[:, 1]
+    aucs = [roc_auc_score(domain[test], proba[test]) for _, test in cv.split(X, domain)]
+    if weights is None:
+        from .estimators import ULSIFRatio
+
+        weights = ULSIFRatio(random_state=rng.randint(2**31 - 1)).fit(X_train, X_test).weights_
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(X_train),) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"weights must be {len(X_train)} finite non-negative numbers, one"
+                         " per training row.")
+    w = w / w.mean() if w.mean() > 0 else w
+    top = max(1, int(np.ceil(0.01 * len(w))))
+    report = ShiftReport(
+        auc=float(np.mean(aucs)), auc_sd=float(np.std(aucs)),
+        coverage=support_coverage(X_train, X_test),
+        reverse_coverage=support_coverage(X_test, X_train) if len(X_test) >= 2 else 0.0,
+        weights=w, ess=kish_ess(w), k_hat=pareto_k_hat(w), max_weight=float(w.max()),
+        top1_share=float(np.sort(w)[-top:].sum() / w.sum()) if w.sum() > 0 else 0.0,
+        domain_scores=(proba[:len(X_train)], proba[len(X_train):]))
+    report.verdict, report.message = _verdict(report)
+    return report
+
+
+def _verdict(r):
+    if r.auc - 0.5 <= max(NO_SHIFT_MARGIN, 2 * r.auc_sd):
+        return "no shift", (f"no detectable shift (AUC {r.auc:.3f} ± {r.auc_sd:.3f}):"
+                            " weighting is not needed.")
+    if r.coverage < MIN_COVERAGE:
+        return "outside support", (
+            f"{1 - r.coverage:.0%} of the test points lie outside the training support;"
+            " no weight can reach them. Use labelled test data there:"
+            ' DynamicIWClassifier(solver="giw"), or train on the labelled test sample.')
+    if r.k_hat > K_HAT_LIMIT or r.ess < MIN_ESS:
+        why = (f"Pareto k-hat {r.k_hat:.2f} > {K_HAT_LIMIT}" if r.k_hat > K_HAT_LIMIT
+               else f"ESS {r.ess:.1%} of n")
+        return "unreliable weights", (
+            f"covariate shift within the support, but the weights are unreliable ({why}):"
+            " flatten them (weight_power < 1), use RuLSIFRatio(alpha=0.1), or get more"
+            " data.")
+    return "within support", (
+        f"covariate shift within the support (AUC {r.auc:.3f}, {r.coverage:.0%} of the"
+        f" test points covered, ESS {r.ess:.0%}): importance weighting applies.")
+
+
+def read_numeric_csv(path):
+    """A numeric CSV with a header row: (column names, float array), or a
+    ValueError that names the file, line and column of what is wrong."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = [row for row in csv.reader(f) if row]
+    if not rows:
+        raise ValueError(f"{path}: the file is empty.")
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    if not body:
+        raise ValueError(f"{path}: a header but no data rows.")
+    X = np.empty((len(body), len(header)))
+    for i, row in enumerate(body):
+        if len(row) != len(header):
+            raise ValueError(f"{path}, line {i + 2}: {len(row)} fields, the header has"
+                             f" {len(header)}.")
+        for j, value in enumerate(row):
+            try:
+                X[i, j] = float(value)
+            except ValueError:
+                raise ValueError(f"{path}, line {i + 2}, column {header[j]!r}: {value!r} is"
+                                 " not a number.") from None
+            if not np.isfinite(X[i, j]):
+                raise ValueError(f"{path}, line {i + 2}, column {header[j]!r}: {value!r};"
+                                 " NaN and infinity are not allowed.")
+    return header, X
+
+
+def align_columns(train_header, test_header, X_test, test_path):
+    """The test columns in the training order; missing or extra ones named."""
+    missing = [c for c in train_header if c not in test_header]
+    extra = [c for c in test_header if c not in train_header]
+    if missing or extra:
+        raise ValueError(f"{test_path}: the columns differ from the training file's:"
+                         f" missing {missing}, extra {extra}.")
+    return X_test[:, [test_header.index(c) for c in train_header]]

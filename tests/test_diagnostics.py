@@ -1,0 +1,84 @@
+"""The shift report (adiw.diagnostics) and ``adiw diagnose``."""
+
+import numpy as np
+import pytest
+from scipy.stats import genpareto
+
+from adiw.cli import main
+from adiw.diagnostics import kish_ess, pareto_k_hat, shift_report
+
+
+def test_same_distribution_is_no_detectable_shift():
+    r = np.random.default_rng(0)
+    rep = shift_report(r.normal(size=(2000, 3)), r.normal(size=(2000, 3)), random_state=0)
+    assert abs(rep.auc - 0.5) <= 0.05 and rep.coverage >= 0.95
+    assert rep.verdict == "no shift" and "no detectable shift" in str(rep)
+
+
+def test_disjoint_supports_are_outside_the_support():
+    r = np.random.default_rng(1)
+    rep = shift_report(r.normal(size=(1000, 3)), r.normal(size=(1000, 3)) + 8, random_state=0)
+    assert rep.auc >= 0.99 and rep.coverage <= 0.05
+    assert rep.verdict == "outside support" and "giw" in rep.message
+
+
+def test_a_mean_shift_inside_the_support_calls_for_weighting():
+    r = np.random.default_rng(2)
+    X_te = r.normal(size=(2000, 2))
+    X_te[:, 0] += 1.0
+    rep = shift_report(r.normal(size=(2000, 2)), X_te, random_state=0)
+    assert rep.verdict == "within support" and "importance weighting applies" in rep.message
+    assert rep.weights.mean() == pytest.approx(1.0)
+    fig = rep.plot()
+    assert len(fig.axes) == 2
+
+
+@pytest.mark.parametrize("k", [0.3, 0.9])
+def test_k_hat_recovers_a_known_pareto_tail(k):
+    # one draw's k-hat from M = 300 exceedances has a spread of about 0.1:
+    # the mean of five draws is held to 0.15
+    est = [pareto_k_hat(genpareto(c=k).rvs(10_000, random_state=s) + 1) for s in range(5)]
+    assert np.mean(est) == pytest.approx(k, abs=0.15)
+
+
+def test_ess_matches_its_formula():
+    w = np.random.default_rng(3).exponential(size=500)
+    assert kish_ess(w) == pytest.approx(w.sum() ** 2 / (500 * (w ** 2).sum()))
+    assert kish_ess(np.ones(10)) == 1.0 and kish_ess(np.r_[1.0, np.zeros(9)]) == 0.1
+
+
+def _csv(path, header, rows):
+    path.write_text("\n".join([",".join(header)] + [",".join(map(str, r)) for r in rows]))
+    return str(path)
+
+
+def test_cli_round_trip(tmp_path, capsys):
+    r = np.random.default_rng(4)
+    X_tr, X_te = r.normal(size=(300, 2)), r.normal(0.8, 1.0, size=(200, 2))
+    train = _csv(tmp_path / "train.csv", ["a", "b"], X_tr)
+    test = _csv(tmp_path / "test.csv", ["b", "a"], X_te[:, ::-1])       # other order
+    out, png = tmp_path / "w.csv", tmp_path / "report.png"
+    assert main(["diagnose", train, test, "--weights", str(out), "--plot", str(png)]) == 0
+    printed = capsys.readouterr().out
+    assert "verdict:" in printed and "ROC AUC" in printed
+    w = np.loadtxt(out, skiprows=1)
+    assert w.shape == (300,) and np.all(w >= 0) and png.stat().st_size > 1000
+    assert open(out).readline().strip() == "weight"
+
+
+@pytest.mark.parametrize("test_text, message", [
+    ("a\n1\n", "missing \\['b'\\]"),
+    ("a,b\n1,x\n", "column 'b': 'x' is not a number"),
+    ("a,b\n1,nan\n", "NaN and infinity"),
+    ("", "the file is empty"),
+    ("a,b\n", "no data rows"),
+    ("a,b\n1\n", "1 fields, the header has 2"),
+])
+def test_cli_bad_files_are_named(tmp_path, capsys, test_text, message):
+    train = _csv(tmp_path / "train.csv", ["a", "b"], np.random.default_rng(0).normal(size=(50, 2)))
+    (tmp_path / "test.csv").write_text(test_text)
+    assert main(["diagnose", train, str(tmp_path / "test.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "adiw diagnose:" in err
+    import re
+    assert re.search(message, err), err
