@@ -91,7 +91,8 @@ def main():
                 "labels": "clean" if noise_rate == 0 else f"{noise_rate:.0%} pair flips",
                 "method": m, "test acc (mean)": f"{acc[m].mean():.3f}",
                 "sd": f"{acc[m].std(ddof=1) if len(seeds) > 1 else 0:.3f}",
-                f"vs best baseline ({best}), points": f"{100 * diff.mean():+.1f}"
+                "best baseline": best,
+                "vs best baseline (points, paired ± sd)": f"{100 * diff.mean():+.1f}"
                 + (f" ± {100 * diff.std(ddof=1):.1f}" if len(seeds) > 1 else ""),
                 "GIW alpha": f"{np.mean(alpha):.2f}" if m.startswith("giw") else "",
             })
