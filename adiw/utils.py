@@ -1,6 +1,5 @@
 """Small public helpers."""
 
-import numpy as np
 
 
 class Unsliced:

@@ -139,7 +139,7 @@ def test_weighted_estimator_names_overflow_and_wrong_lengths():
 
 def test_classifier_ratio_refuses_a_non_classifier():
     from sklearn.mixture import GaussianMixture
-    from adiw.estimators import ClassifierRatio
+
 
     X, _, X_te, _ = shimodaira()
     with pytest.raises(TypeError, match="needs a classifier"):

@@ -7,7 +7,6 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
-from skorch.utils import to_tensor
 from torch.utils.data import DataLoader, Subset
 
 from ..utils import unwrap_fit_sample
