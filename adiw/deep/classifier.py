@@ -480,12 +480,9 @@ class DynamicIWClassifier(NeuralNetClassifier):
             self._positions = None
             return super().get_iterator(dataset, training=training)
         loader, self._positions = recorded_loader(
-            dataset, kwargs, batch_size, batches=self._shard_batches(dataset, batch_size))
-        return loader if self.iterator_train is DataLoader else \
-            self.iterator_train(dataset, batch_sampler=self._positions,
-                                **{k: v for k, v in kwargs.items()
-                                   if k not in ("shuffle", "sampler", "drop_last",
-                                                "batch_sampler")})
+            dataset, kwargs, batch_size, batches=self._shard_batches(dataset, batch_size),
+            loader=self.iterator_train)
+        return loader
 
     def _shard_batches(self, dataset, batch_size):
         """A batch sampler that replaces the shuffled batches (None: none)."""

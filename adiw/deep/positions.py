@@ -76,18 +76,19 @@ class _WholeBatches(torch.utils.data.Dataset):
         return X, self.y[idx]
 
 
-def recorded_loader(dataset, kwargs, batch_size, batches=None):
+def recorded_loader(dataset, kwargs, batch_size, batches=None, loader=DataLoader):
     """A ``DataLoader`` over ``dataset`` whose batch sampler records positions.
 
     ``kwargs`` are the ``iterator_train__*`` options. ``batches`` (optional)
-    replaces the batch sampler, e.g. by a distributed shard. Batches of skorch
+    replaces the batch sampler, e.g. by a distributed shard. ``loader`` is the
+    ``DataLoader`` class to build (``iterator_train``). Batches of skorch
     ``Dataset`` arrays are fetched with one fancy index per key instead of
     sample by sample and collated (the same batches, in the same order, with
     the same random draws; the digits MLP's unweighted epoch: 10.6 ms -> 9.1 ms).
 
     Returns
     -------
-    loader : DataLoader
+    loader : ``loader``
     recorder : RecordedBatches
     """
     kwargs = dict(kwargs)
@@ -102,6 +103,6 @@ def recorded_loader(dataset, kwargs, batch_size, batches=None):
         batches = BatchSampler(sampler, batch_size, drop_last=drop_last)
     recorder = RecordedBatches(batches)
     if _whole_batch_fetch(dataset, kwargs):
-        return DataLoader(_WholeBatches(dataset), batch_size=None, sampler=recorder,
-                          **kwargs), recorder
-    return DataLoader(dataset, batch_sampler=recorder, **kwargs), recorder
+        return loader(_WholeBatches(dataset), batch_size=None, sampler=recorder,
+                      **kwargs), recorder
+    return loader(dataset, batch_sampler=recorder, **kwargs), recorder

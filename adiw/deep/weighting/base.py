@@ -47,7 +47,6 @@ class Weighting:
     learns = False
 
     def __init__(self, net):
-        self.net = net
         self._val_batch = None
 
     # ---- fit lifecycle ------------------------------------------------------
@@ -98,23 +97,37 @@ class Weighting:
     def batch_loss(self, net, Xi, yi, positions, **fit_params):
         """Forward the batch (and the test-distribution batch it needs) and
         return the ``BatchLoss``."""
-        forward = BatchForward(net, Xi, yi, self._val_batch,
-                               train_val=net.train_on_val, fit_params=fit_params)
+        forward = self.forward(net, Xi, yi, net.train_on_val, fit_params)
+        y_pred, y_true, factors = self.weighted_rows(net, forward, positions)
+        return BatchLoss(y_pred, y_true, factors, forward.n if forward.train_val else None,
+                         forward.stats)
+
+    def forward(self, net, Xi, yi, train_val, fit_params):
+        """The ``BatchForward`` of this batch and the drawn test batch; the
+        first batch's output also checks the labels against the module."""
+        forward = BatchForward(net, Xi, yi, self._val_batch, train_val=train_val,
+                               fit_params=fit_params)
         if not net._labels_checked:
             net.check_output_size(forward.y_pred, yi)
+        return forward
+
+    def weighted_rows(self, net, forward, positions):
+        """(predictions, targets, loss factors) of the rows ADIW's loss is the
+        mean over: the training batch with its weights (computed once per
+        batch, then raised to ``weight_power``), and the test batch it trains
+        on with factor 1. Factors are None when uniform (skorch's loss)."""
         if self._batch_w is None:
             self._batch_w = self.batch_weights(net, positions, forward)
         w = self._batch_w
         if w is not None:
             w = net.loss_weights(w.to(forward.y_pred.dtype))
         if not forward.train_val:
-            return BatchLoss(forward.y_pred, forward.y_raw, w, None, forward.stats)
+            return forward.y_pred, forward.y_raw, w
         if w is None:
             w = torch.ones(forward.n, dtype=forward.y_pred.dtype, device=forward.y_pred.device)
         ones = torch.ones(forward.y_v.shape[0], dtype=w.dtype, device=w.device)
-        return BatchLoss(torch.cat([forward.y_pred, forward.y_pred_v]),
-                         torch.cat([forward.y, forward.y_v]), torch.cat([w, ones]),
-                         forward.n, forward.stats)
+        return (torch.cat([forward.y_pred, forward.y_pred_v]),
+                torch.cat([forward.y, forward.y_v]), torch.cat([w, ones]))
 
 
 class BatchForward:
@@ -132,13 +145,12 @@ class BatchForward:
         self.stats = {}
         self.train_val = train_val and val_batch is not None
         self.y_pred_v = self.y_v = self.hidden = self.hidden_v = None
-        self.y_pred_all = None
+        self.y_pred_all = None             # set when one module call served both
         if val_batch is None:
             self.y_pred = net.infer(Xi, **fit_params)
             self.hidden = net._hidden_output()
             return
         xv, self.y_v = val_batch
-        self.y_pred_all = None
         if self.train_val and _stackable(Xi, xv):
             X = torch.cat([to_tensor(Xi, device=net.device), xv])
             self.y_pred_all = y_pred = net.infer(X, **fit_params)

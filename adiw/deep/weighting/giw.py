@@ -21,7 +21,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import unpack_data
 
-from .base import BatchLoss, BatchForward
+from .base import BatchLoss
 from .dynamic import DynamicWeighting
 
 
@@ -151,21 +151,14 @@ class GIWWeighting(DynamicWeighting):
         if not self.updates_now(net):
             return super().batch_loss(net, Xi, yi, positions, **fit_params)
         alpha = net.support_fraction_
-        train_val = net.train_on_val and self._val_batch is not None
-        forward = BatchForward(net, Xi, yi, self._val_batch, train_val=train_val,
-                               fit_params=fit_params)
-        if not net._labels_checked:
-            net.check_output_size(forward.y_pred, yi)
-        if self._batch_w is None:
-            self._batch_w = self.batch_weights(net, positions, forward) if alpha > 0 else \
-                net.weight_store_.weights[torch.as_tensor(positions, device=net.device)]
-        w = net.loss_weights(self._batch_w.to(forward.y_pred.dtype))
+        forward = self.forward(net, Xi, yi, net.train_on_val, fit_params)
+        if self._batch_w is None and alpha == 0:     # nothing to weight against
+            self._batch_w = net.weight_store_.weights[
+                torch.as_tensor(positions, device=net.device)]
         # ADIW's rows: the training batch, and the val1 batch when trained on
-        y_pred, y_true, factors = forward.y_pred, forward.y, w
-        if train_val:
-            y_pred = torch.cat([y_pred, forward.y_pred_v])
-            y_true = torch.cat([y_true, forward.y_v])
-            factors = torch.cat([w, torch.ones_like(forward.y_v, dtype=w.dtype)])
+        y_pred, y_true, factors = self.weighted_rows(net, forward, positions)
+        if not forward.train_val:
+            y_true = forward.y
         if self._val2_batch is None:                 # alpha = 1: ADIW on val1
             return BatchLoss(y_pred, y_true, factors, forward.n, forward.stats)
         x2, y2 = self._val2_batch
@@ -175,7 +168,7 @@ class GIWWeighting(DynamicWeighting):
         # alpha * (ADIW's loss) + (1 - alpha) * mean(loss_val2)
         rows = k + m
         factors = torch.cat([factors * (alpha * rows / k),
-                             torch.full((m,), (1 - alpha) * rows / m, dtype=w.dtype,
-                                        device=w.device)])
+                             torch.full((m,), (1 - alpha) * rows / m, dtype=factors.dtype,
+                                        device=factors.device)])
         return BatchLoss(torch.cat([y_pred, y_pred2]), torch.cat([y_true, y2]),
                          factors, forward.n, forward.stats)
