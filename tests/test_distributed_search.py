@@ -1,33 +1,44 @@
 """Searches on a real dask.distributed LocalCluster equal the serial ones."""
 
 import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV
 
 distributed = pytest.importorskip("distributed")
+import dask  # noqa: E402
 from adiw.estimators import KLIEPRatio, ULSIFRatio  # noqa: E402
-from adiw.parallel import TorchThreads, search_on_cluster  # noqa: E402
+from adiw.parallel import TorchThreads, WorkerFailure, search_on_cluster  # noqa: E402
 
 from conftest import gaussian_shift, make_net  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
+@contextmanager
+def _on_pythonpath(folder):
     # Worker processes unpickle this module's classes: let them import it.
-    here = os.path.dirname(__file__)
     old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (here, old) if p)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (folder, old) if p)
     try:
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+        yield
     finally:
         if old is None:
             del os.environ["PYTHONPATH"]
         else:
             os.environ["PYTHONPATH"] = old
+
+
+@pytest.fixture(scope="module")
+def client():
+    with _on_pythonpath(os.path.dirname(__file__)):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                           processes=True, dashboard_address=None)
     with cluster, distributed.Client(cluster) as c:
         yield c
 
@@ -112,3 +123,98 @@ def test_a_search_that_would_not_reach_the_cluster_is_refused():
     with pytest.raises(ValueError, match="running dask Client"):
         with search_on_cluster(closed):
             pass
+
+
+class WorkerKiller(BaseEstimator):
+    """Kills the worker process that fits it with ``a == 1``; with ``once``,
+    only the first time (a marker file remembers)."""
+
+    def __init__(self, a=0, once=None, pause=0.0):
+        self.a, self.once, self.pause = a, once, pause
+
+    def fit(self, X, y=None):
+        time.sleep(self.pause)
+        if self.a == 1 and not (self.once and os.path.exists(self.once)):
+            if self.once:
+                open(self.once, "w").close()
+            os._exit(1)
+        return self
+
+    def score(self, X, y=None):
+        return float(self.a)
+
+
+@pytest.fixture
+def fragile_client():
+    """A fresh cluster whose workers the test kills; a task is given up after
+    two deaths (the default, four, only makes the test slower)."""
+    here = os.path.dirname(__file__)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+            _on_pythonpath(here), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def _search_in_thread(client, estimator, grid, X, y, limit=120):
+    """The search's outcome, or a failure if it has not ended after limit s."""
+    outcome = {}
+
+    def run():
+        try:
+            with search_on_cluster(client):
+                outcome["search"] = GridSearchCV(estimator, grid, cv=2, n_jobs=-1).fit(X, y)
+        except Exception as exc:      # handed to the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert not thread.is_alive(), f"the search still runs after {limit} s"
+    return outcome
+
+
+def test_a_candidate_that_kills_every_worker_fails_the_search_naming_it(fragile_client):
+    X, domain = _pooled(50)
+    out = _search_in_thread(fragile_client, WorkerKiller(), {"a": [0, 1]}, X, domain)
+    assert isinstance(out.get("error"), WorkerFailure), out
+    # the killer is on every death, so it is the first suspect named
+    suspects = str(out["error"]).split("most deaths first: ")[1]
+    assert suspects.startswith("candidate {'a': 1}"), suspects
+
+
+def test_a_task_that_kills_its_worker_once_is_retried(fragile_client, tmp_path):
+    X, domain = _pooled(50)
+    est = WorkerKiller(once=str(tmp_path / "killed"))
+    out = _search_in_thread(fragile_client, est, {"a": [0, 1, 2]}, X, domain)
+    assert (tmp_path / "killed").exists()          # it did kill a worker
+    np.testing.assert_array_equal(out["search"].cv_results_["mean_test_score"], [0, 1, 2])
+
+
+def test_a_worker_killed_with_the_only_copy_of_the_data_does_not_lose_the_search(
+        fragile_client):
+    X, domain = _pooled(300)                      # above joblib's 1 kB scatter size
+    pids = fragile_client.run(os.getpid)
+    killed = {}
+
+    def kill_the_holder():
+        # wait until a scattered input lives on one worker only, then kill it
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            for key, holders in fragile_client.who_has().items():
+                if str(key).startswith("ndarray") and len(holders) == 1:
+                    killed["worker"] = holders[0]
+                    os.kill(pids[holders[0]], signal.SIGKILL)
+                    break
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_the_holder, daemon=True)
+    killer.start()
+    grid = {"a": [0, 2, 3, 4, 5, 6], "pause": [0.2]}
+    out = _search_in_thread(fragile_client, WorkerKiller(), grid, X, domain)
+    killer.join(60)
+    assert killed, "no scattered input was ever held by a single worker"
+    assert "error" not in out, out.get("error")
+    np.testing.assert_array_equal(out["search"].cv_results_["mean_test_score"],
+                                  [0, 2, 3, 4, 5, 6])
