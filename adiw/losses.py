@@ -75,7 +75,11 @@ class RGDLoss(nn.Module):
     tau : float > 0, default=1.0
         Clipping threshold of the loss inside the exponent.
     reduction : {"mean", "sum", "none"}, default="mean"
-        ``"none"`` returns the per-sample ``g(l_i) * l_i``.
+        ``"none"`` returns the per-sample ``g(l_i) * l_i``, for a reduction
+        of your own. A training loop needs one number: plain skorch then
+        fails in ``backward`` with torch's "grad can be implicitly created only
+        for scalar outputs", and ``DynamicIWClassifier`` (which weights the
+        per-sample losses itself) asks for ``"mean"`` or ``"sum"``.
 
     Examples
     --------
@@ -163,6 +167,8 @@ class PolyTailedLoss(nn.Module):
     alpha : float > 0, default=1.0
         Tail exponent.
     reduction : {"mean", "sum", "none"}, default="mean"
+        ``"none"`` returns the per-sample losses; as for ``RGDLoss``, a
+        training loop needs ``"mean"`` or ``"sum"``.
 
     Examples
     --------

@@ -248,3 +248,11 @@ def test_predict_proba_is_probabilities_with_adiw_losses(digits, criterion):
 def test_string_criterion_is_named(digits):
     with pytest.raises(TypeError, match="not the string 'cross_entropy'"):
         make_net(criterion="cross_entropy").initialize()
+
+
+@pytest.mark.parametrize("criterion", [RGDLoss, PolyTailedLoss, torch.nn.CrossEntropyLoss])
+def test_a_per_sample_reduction_cannot_train_and_says_why(digits, criterion):
+    net = make_net(criterion=criterion, criterion__reduction="none", solver="none",
+                   max_epochs=1)
+    with pytest.raises(ValueError, match="reduction is 'none'.*'mean'"):
+        net.fit(digits.X_train[:64], digits.y_train[:64])

@@ -516,6 +516,13 @@ class DynamicIWClassifier(NeuralNetClassifier):
         step = self.weighting_.batch_loss(self, Xi, yi, self._batch_positions, **fit_params)
         with self._weights_for_loss(step.weights):
             loss = self.get_loss(step.y_pred, step.y_true, X=Xi, training=True)
+        if loss.numel() != 1:            # what backward() accepts
+            raise ValueError(
+                f"get_loss returned {tuple(loss.shape)} losses for a training batch;"
+                " the optimizer needs one number. The criterion's reduction is"
+                f" {self.loss_reduction_!r}: the net already takes per-sample losses from"
+                " the criterion to weight them, so give it reduction='mean' (the"
+                " default) or 'sum'.")
         loss.backward()
         if step.n_train is None:
             return {"loss": loss, "y_pred": step.y_pred, "iw_y": step.y_true, **step.stats}
