@@ -254,6 +254,31 @@ def test_nearest_neighbors_matches_brute_force_counts():
     np.testing.assert_allclose(est.predict_weights(X_new), [brute(x, 0) for x in X_new])
 
 
+def test_nearest_neighbors_auto_k_is_the_leave_one_out_domain_likelihood_maximum():
+    r = np.random.default_rng(3)
+    X_tr, X_te = r.normal(size=(80, 3)), r.normal(0.7, 1, size=(50, 3))
+    est = NearestNeighborRatio().fit(X_tr, X_te)
+    n, m = len(X_tr), len(X_te)
+    share_te = m / (n + m)
+
+    def p_test(x, k, own_tr, own_te):     # the ratio at x from the other points
+        d_tr = np.linalg.norm(X_tr - x, axis=1)
+        radius = np.sort(d_tr)[k - 1 + own_tr]
+        c_tr = np.sum(d_tr <= radius) - own_tr
+        c_te = np.sum(np.linalg.norm(X_te - x, axis=1) <= radius) - own_te
+        w = n / m * c_te / c_tr
+        return np.clip(m / n * w / (m / n * w + 1), 1e-15, 1 - 1e-15)
+
+    scores = [(1 - share_te) * np.mean([np.log1p(-p_test(x, k, 1, 0)) for x in X_tr])
+              + share_te * np.mean([np.log(p_test(x, k, 0, 1)) for x in X_te])
+              for k in est.n_neighbors_grid_]
+    np.testing.assert_allclose(est.loo_scores_, scores)
+    assert est.n_neighbors_ == est.n_neighbors_grid_[np.argmax(scores)]
+    assert len(est.n_neighbors_grid_) > 3 and 1 < est.n_neighbors_ < 79   # a real choice
+    fixed = NearestNeighborRatio(n_neighbors=est.n_neighbors_).fit(X_tr, X_te)
+    np.testing.assert_allclose(est.weights_, fixed.weights_)
+
+
 @pytest.mark.parametrize("n, m", [(1000, 1000), (1000, 10), (10, 1000)])
 def test_nearest_neighbors_mean_is_one_without_shift(n, m):
     r = np.random.default_rng(1)
