@@ -384,3 +384,16 @@ def test_gaussian_shift_ratio_is_the_density_ratio():
     _, _, w1 = make_gaussian_shift(50, 5, 2, shift=1.0, random_state=0)
     X1, _, _ = make_gaussian_shift(50, 5, 2, shift=1.0, random_state=0)
     assert np.allclose(w1, np.exp(X1[:, 0] - 0.5))
+
+
+def test_classifier_default_keeps_rare_features_from_taking_all_the_weight():
+    # optdigits against itself: border pixels are almost always 0. Divided by
+    # their spread they reached hundreds of units at the few non-zero rows,
+    # whose out-of-fold weights then reached 1e12.
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data / 16.0
+    perm = np.random.default_rng(0).permutation(len(X))
+    w = ClassifierRatio().fit(X[perm[:898]], X[perm[898:]]).weights_
+    assert w.max() < 50
+    assert w.sum() ** 2 / (len(w) * np.sum(w ** 2)) > 0.5        # Kish's ESS / n

@@ -158,10 +158,15 @@ class ClassifierRatio(BaseRatioEstimator):
     Parameters
     ----------
     estimator : classifier or None, default=None
-        Unfitted classifier; None means ``StandardScaler`` followed by
-        ``LogisticRegression()`` (exact for log-linear ratios, e.g. Gaussians
-        with equal covariance; the scaling keeps the solver well conditioned
-        however far the data sit from the origin), and from 5e6 pooled rows
+        Unfitted classifier; None means centring (``StandardScaler(with_std=False)``)
+        followed by ``LogisticRegression()`` (exact for log-linear ratios,
+        e.g. Gaussians with equal covariance; the centring keeps the solver
+        well conditioned however far the data sit from the origin). The
+        features are not divided by their spread: a nearly constant feature
+        (a border pixel that is almost always 0) then grew to hundreds of
+        units at its few non-zero rows, and their out-of-fold weights to
+        1e12, one row holding all the weight (optdigits against itself,
+        ``benchmarks/bench_real_unlabelled.py``). From 5e6 pooled rows
         ``IncrementalLogisticRegression`` (the same model by averaged
         SGD over chunks, linear time and one chunk of extra memory).
     calibration : {"sigmoid", "isotonic"} or None, default=None
@@ -218,7 +223,7 @@ class ClassifierRatio(BaseRatioEstimator):
     def _default_estimator(self, n_rows):
         if n_rows >= INCREMENTAL_MIN_ROWS:
             return IncrementalLogisticRegression(random_state=self.random_state)
-        return make_pipeline(StandardScaler(), LogisticRegression())
+        return make_pipeline(StandardScaler(with_std=False), LogisticRegression())
 
     def _fit(self, X_tr, X_te):
         est = (self._default_estimator(len(X_tr) + len(X_te)) if self.estimator is None
