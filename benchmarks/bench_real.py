@@ -55,11 +55,13 @@ def run(method, data, seed, epochs, device):
         steps = epochs * math.ceil(len(data.y_train) / BATCH)
         per_epoch = math.ceil(len(data.y_val) / BATCH)
         net = DynamicIWClassifier(MLP, solver="none", max_epochs=math.ceil(steps / per_epoch),
-                                  device=device, **COMMON)
+                                  device=device, module__n_features=data.X_train.shape[1],
+                                  **COMMON)
         net.fit(data.X_val, data.y_val)
     else:
         extra = dict(warmup_epochs=max(1, epochs // 4)) if method.startswith("giw") else {}
         net = DynamicIWClassifier(MLP, max_epochs=epochs, device=device,
+                                  module__n_features=data.X_train.shape[1],
                                   **COMMON, **METHODS[method], **extra)
         net.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)
     acc = float(np.mean(net.predict(data.X_test) == data.y_test))
