@@ -76,3 +76,30 @@ def test_train_input_noise_shifts_only_the_training_inputs():
     np.testing.assert_array_equal(noisy.X_val, clean.X_val)
     with pytest.raises(ValueError, match="train_input_noise"):
         load_digits_shift(train_input_noise=-1.0)
+
+
+def test_colour_digits_put_training_in_one_channel_and_spread_the_test():
+    from adiw.datasets import load_colour_digits_shift
+
+    d = load_colour_digits_shift(random_state=3)
+    assert d.X_train.shape[1] == d.X_val.shape[1] == d.X_test.shape[1] == 192
+    assert d.X_train.dtype == np.float32 and 0 <= d.X_test.min() and d.X_test.max() <= 1
+    assert not d.X_train[:, 64:].any() and d.X_train[:, :64].any()
+    for X, channel in ((d.X_val, d.channel_val), (d.X_test, d.channel_test)):
+        for c in range(3):          # each digit lies in its own channel only
+            inside = X[channel == c]
+            assert inside[:, 64 * c:64 * (c + 1)].any(1).all()
+            assert not np.delete(inside, np.s_[64 * c:64 * (c + 1)], axis=1).any()
+        counts = np.bincount(channel, minlength=3)
+        assert counts.max() - counts.min() <= 10     # even, class by class
+    assert np.bincount(d.y_val).tolist() == [10] * 10 and set(d.y_test) == set(range(10))
+    again = load_colour_digits_shift(random_state=3)
+    np.testing.assert_array_equal(again.X_val, d.X_val)
+    one = load_colour_digits_shift(test_channels=1, random_state=3)
+    assert not one.X_test[:, 64:].any()
+    noisy = load_colour_digits_shift(noise_rate=0.4, random_state=3)
+    assert 0.3 < noisy.flipped.mean() < 0.5
+    with pytest.raises(ValueError, match="test_channels"):
+        load_colour_digits_shift(test_channels=4)
+    with pytest.raises(ValueError, match="n_val_per_class"):
+        load_colour_digits_shift(n_val_per_class=500)
