@@ -78,6 +78,10 @@ class NearestNeighborRatio(BaseRatioEstimator):
         if n < 2:
             raise ValueError(f"NearestNeighborRatio needs at least 2 training points; got {n}.")
         self.prior_ratio_ = m / n
+        # Distances come from |a|^2 - 2ab + |b|^2, which loses every digit far
+        # from the origin (an offset of 1e8): centre first.
+        self._center = X_tr.mean(0)
+        X_tr, X_te = X_tr - self._center, X_te - self._center
         self._X_tr, self._X_te = X_tr, X_te
         sqrt_rule = int(min(max(round(np.sqrt(min(n, m)) * n / m), 1), n - 1))
         self.loo_scores_ = self.n_neighbors_grid_ = None
@@ -120,7 +124,7 @@ class NearestNeighborRatio(BaseRatioEstimator):
         return self._ratio_from_counts(c_tr[:, 0], c_te[:, 0])
 
     def _predict_weights(self, X):
-        return self._ratio(X, own=False)
+        return self._ratio(X - self._center, own=False)
 
     def _score_terms(self, X_tr, X_te):
         """Per-point held-out log-likelihood of the domain labels."""
