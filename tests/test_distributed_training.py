@@ -108,18 +108,23 @@ def test_without_a_launcher_it_is_the_one_process_trainer(digits):
     np.testing.assert_array_equal(a.predict_proba(digits.X_test), b.predict_proba(digits.X_test))
 
 
+def _two_ranks(script, out, timeout):
+    """Run a tests/ script under torchrun on 2 gloo ranks; each writes OUT/rank<r>.json."""
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+         "2", os.path.join(os.path.dirname(__file__), script), str(out)],
+        env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+        timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.load(open(out / f"rank{r}.json")) for r in (0, 1)]
+
+
 def test_ranks_with_different_inputs_fail_alike_and_fast(tmp_path):
     """Different rows, sizes or NaN on one rank, or labels the module cannot
     output: every
     rank raises the same clear error before any other collective call
     (once, merged weights of unrelated samples; or a gloo abort)."""
-    script = os.path.join(os.path.dirname(__file__), "ddp_mismatch.py")
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
-         "2", script, str(tmp_path)], env=dict(os.environ, OMP_NUM_THREADS="1"),
-        capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    r0, r1 = (json.load(open(tmp_path / f"rank{r}.json")) for r in (0, 1))
+    r0, r1 = _two_ranks("ddp_mismatch.py", tmp_path, timeout=120)
     assert r0 == r1                                           # the same message everywhere
     assert "different training or validation data" in r0["other_rows"]
     assert "different training or validation data" in r0["other_size"]
@@ -156,3 +161,15 @@ def test_shard_batches_checks_its_arguments():
             shard_batches(**args)
     big = [shard_batches(10, 2, r, 2, seed=2**62, epoch=3) for r in (0, 1)]
     assert sorted(np.concatenate(big[0] + big[1]).tolist()) == list(range(10))
+
+
+def test_giw_under_torchrun_splits_and_trains_alike_on_every_rank(tmp_path):
+    """GIW's support split is made on every rank: it must be the same split
+    (and then the same weights and parameters), and on colour digits it must
+    be the training channel."""
+    r0, r1 = _two_ranks("ddp_giw.py", tmp_path, timeout=180)
+    assert r0["world_size"] == 2
+    assert r0["in_support"] == r1["in_support"] == r0["in_channel_0"]
+    assert r0["alpha"] == r1["alpha"] == pytest.approx(np.mean(r0["in_channel_0"]))
+    assert len(r0["alpha_history"]) == 2           # one re-split per epoch after warm-up
+    assert r0["weights"] == r1["weights"] and r0["params"] == r1["params"]
