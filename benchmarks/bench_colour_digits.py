@@ -6,7 +6,9 @@ digits (10 per class) and the test digits are spread evenly over
 ``test_channels`` channels, so the share of the test distribution inside the
 training support is 1 / test_channels. The protocol and the methods are
 ``bench_real.py``'s (MLP, batch 64, SGD lr 0.05 momentum 0.9, 20 epochs;
-val_only gets as many optimizer steps; GIW warms up for 5 epochs).
+val_only gets as many optimizer steps; GIW warms up for 5 epochs;
+pretrain_finetune trains 20 epochs on the training digits, then 50 on the
+labelled ones; static and diw are DynamicIWClassifier's solvers).
 
 Table: test_channels = 3, clean and 40 % pair-flipped labels, seeds 0-4,
 mean ± sd and the paired difference against the best of ERM and val-only.
@@ -28,7 +30,7 @@ from bench_real import EPOCHS, run  # noqa: E402
 
 from adiw.datasets import load_colour_digits_shift  # noqa: E402
 
-METHODS = ["erm", "val_only", "adiw", "giw"]
+METHODS = ["erm", "val_only", "pretrain_finetune", "static", "diw", "adiw", "giw"]
 
 
 def measure(seeds, epochs, device, noise_rate, test_channels):

@@ -44,14 +44,27 @@ COMMON = dict(batch_size=BATCH, lr=0.05, optimizer=torch.optim.SGD, optimizer__m
 METHODS = {
     "erm": dict(solver="none"),
     "adiw": dict(),
+    "diw": dict(solver="diw"),
+    "static": dict(solver="static"),
     "giw": dict(solver="giw", hidden_layer="hidden"),     # warm-up: a quarter of the epochs
     "giw_reference_loss": dict(solver="giw", hidden_layer="hidden", train_on_val=False),
 }
 
 
+#: pretrain_finetune: epochs on the 100 labelled test digits after the
+#: pretraining (2 steps each at batch 64; not tuned).
+FINETUNE_EPOCHS = 50
+
+
 def run(method, data, seed, epochs, device):
     torch.manual_seed(seed)
-    if method == "val_only":
+    if method == "pretrain_finetune":
+        net = DynamicIWClassifier(MLP, solver="none", max_epochs=epochs, device=device,
+                                  module__n_features=data.X_train.shape[1], **COMMON)
+        net.fit(data.X_train, data.y_train)
+        net.set_params(max_epochs=FINETUNE_EPOCHS)
+        net.partial_fit(data.X_val, data.y_val)
+    elif method == "val_only":
         steps = epochs * math.ceil(len(data.y_train) / BATCH)
         per_epoch = math.ceil(len(data.y_val) / BATCH)
         net = DynamicIWClassifier(MLP, solver="none", max_epochs=math.ceil(steps / per_epoch),
