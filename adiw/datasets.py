@@ -135,6 +135,21 @@ def sample_class_prior(y, priors, n=None, *, random_state=None):
     return np.sort(np.concatenate(take))
 
 
+def _label_flip(noise):
+    """The flip function of a label-noise family ("pair" or "symmetric")."""
+    flips = {"pair": pair_flip, "symmetric": symmetric_flip}
+    if noise not in flips:
+        raise ValueError(f"noise must be 'pair' or 'symmetric', got {noise!r}.")
+    return flips[noise]
+
+
+def _draw_per_class(pool, labels, n_per_class, n_classes, rng):
+    """``n_per_class`` members of ``pool`` (with ``labels``) per class, without
+    replacement, class by class."""
+    return np.concatenate([rng.choice(pool[labels == c], n_per_class, replace=False)
+                           for c in range(n_classes)])
+
+
 def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
                       n_val_per_class=10, test_fraction=0.4, train_input_noise=0.0,
                       random_state=0):
@@ -184,14 +199,11 @@ def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
         raise ValueError(
             f"n_val_per_class={n_val_per_class} leaves no test sample: the test pool"
             f" (test_fraction={test_fraction}) holds {fewest} of its rarest class.")
-    val_idx = np.concatenate([rng.choice(test_pool[y[test_pool] == c], n_val_per_class,
-                                         replace=False) for c in range(K)])
+    val_idx = _draw_per_class(test_pool, y[test_pool], n_val_per_class, K, rng)
     rest = np.setdiff1d(test_pool, val_idx)
     test_idx = rest[sample_class_prior(y[rest], np.ones(K), random_state=rng)]
-    flip = {"pair": pair_flip, "symmetric": symmetric_flip}
-    if noise not in flip:
-        raise ValueError(f"noise must be 'pair' or 'symmetric', got {noise!r}.")
-    y_train, flipped = flip[noise](y[train_idx], noise_rate, K, random_state=rng)
+    flip = _label_flip(noise)
+    y_train, flipped = flip(y[train_idx], noise_rate, K, random_state=rng)
     X_train = X[train_idx]
     if train_input_noise > 0:
         X_train = np.clip(X_train + rng.normal(0, train_input_noise, X_train.shape), 0, 1)
@@ -249,9 +261,7 @@ def load_colour_digits_shift(*, noise="pair", noise_rate=0.0, n_val_per_class=10
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}.")
     if test_channels not in (1, 2, 3):
         raise ValueError(f"test_channels must be 1, 2 or 3, got {test_channels!r}.")
-    flip = {"pair": pair_flip, "symmetric": symmetric_flip}
-    if noise not in flip:
-        raise ValueError(f"noise must be 'pair' or 'symmetric', got {noise!r}.")
+    flip = _label_flip(noise)
     X, y = load_digits(return_X_y=True)
     X, y = (X / 16.0).astype(np.float32), y.astype(np.int64)
     K = 10
@@ -264,8 +274,7 @@ def load_colour_digits_shift(*, noise="pair", noise_rate=0.0, n_val_per_class=10
             not 1 <= n_val_per_class < fewest:
         raise ValueError(f"n_val_per_class must be an integer in [1, {fewest}) (the test"
                          f" pool's rarest class), got {n_val_per_class!r}.")
-    val_idx = np.concatenate([rng.choice(test_pool[y[test_pool] == c], n_val_per_class,
-                                         replace=False) for c in range(K)])
+    val_idx = _draw_per_class(test_pool, y[test_pool], n_val_per_class, K, rng)
     test_idx = np.setdiff1d(test_pool, val_idx)
 
     def coloured(idx, channels):
@@ -279,7 +288,7 @@ def load_colour_digits_shift(*, noise="pair", noise_rate=0.0, n_val_per_class=10
     channel_val = np.concatenate([rng.permutation(np.arange(n_val_per_class) % test_channels)
                                   for _ in range(K)])
     channel_test = rng.permutation(np.arange(len(test_idx)) % test_channels)
-    y_train, flipped = flip[noise](y[train_idx], noise_rate, K, random_state=rng)
+    y_train, flipped = flip(y[train_idx], noise_rate, K, random_state=rng)
     return Bunch(
         X_train=coloured(train_idx, np.zeros(len(train_idx), dtype=int)),
         y_train=y_train.astype(np.int64), y_train_clean=y[train_idx], flipped=flipped,

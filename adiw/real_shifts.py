@@ -13,7 +13,7 @@ from scipy.ndimage import zoom
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.utils import Bunch, check_random_state
 
-from .datasets import pair_flip, sample_class_prior, symmetric_flip
+from .datasets import _draw_per_class, _label_flip, sample_class_prior
 
 
 @lru_cache(maxsize=1)
@@ -103,9 +103,7 @@ def load_mnist_digits_shift(*, noise="pair", noise_rate=0.0, imbalance=1.0,
     if not isinstance(n_val_per_class, (int, np.integer)) or not 1 <= n_val_per_class < 150:
         raise ValueError(f"n_val_per_class must be an integer in [1, 150), got"
                          f" {n_val_per_class!r}.")
-    flip = {"pair": pair_flip, "symmetric": symmetric_flip}
-    if noise not in flip:
-        raise ValueError(f"noise must be 'pair' or 'symmetric', got {noise!r}.")
+    flip = _label_flip(noise)
     rng = check_random_state(random_state)
     X_mnist, y_mnist = _mnist_features()
     X_opt, y_opt = load_digits(return_X_y=True)
@@ -115,9 +113,8 @@ def load_mnist_digits_shift(*, noise="pair", noise_rate=0.0, imbalance=1.0,
                                    random_state=rng)
     train_idx = rng.permutation(train_idx)
     y_clean = y_mnist[train_idx]
-    y_train, flipped = flip[noise](y_clean, noise_rate, K, random_state=rng)
-    val_idx = np.concatenate([rng.choice(np.flatnonzero(y_opt == c), n_val_per_class,
-                                         replace=False) for c in range(K)])
+    y_train, flipped = flip(y_clean, noise_rate, K, random_state=rng)
+    val_idx = _draw_per_class(np.arange(len(y_opt)), y_opt, n_val_per_class, K, rng)
     test_idx = np.setdiff1d(np.arange(len(y_opt)), val_idx)
     return Bunch(X_train=X_mnist[train_idx], y_train=y_train.astype(np.int64),
                  y_train_clean=y_clean, flipped=flipped,
