@@ -299,6 +299,16 @@ def test_nearest_neighbors_with_ties():
     # within one value every training point sees the same ball
     for v in range(5):
         assert np.ptp(w[X_tr[:, 0] == v]) < 1e-12
+    # ~70 copies per value: runs of ties longer than the window searched
+    # past the k-th neighbour, counted in full (brute force as above)
+    X_tr, X_te = r.integers(0, 3, size=(200, 1)) * 1.0, r.integers(0, 3, size=(90, 1)) * 1.0
+    for k in (1, 5, 150):
+        d = np.abs(X_tr - X_tr.T)
+        radius = np.sort(d, axis=1)[:, k]
+        c_tr = (d <= radius[:, None]).sum(1) - 1
+        c_te = (np.abs(X_tr - X_te.T) <= radius[:, None]).sum(1)
+        np.testing.assert_allclose(NearestNeighborRatio(n_neighbors=k).fit(X_tr, X_te).weights_,
+                                   200 / 90 * c_te / c_tr)
 
 
 def test_random_state_and_float32():

@@ -3,7 +3,7 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.metrics.pairwise import euclidean_distances
+from sklearn.utils.extmath import row_norms
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseRatioEstimator
@@ -146,34 +146,67 @@ def _k_grid(sqrt_rule, n):
 
 def _ball_counts(Q, X_tr, X_te, ks, own_tr, own_te):
     """Training and test points in the ball of each query's k nearest
-    training points, for every k in ``ks`` (columns).
+    training points, for every k in ``ks`` (columns, increasing).
 
     Brute-force squared distances in row chunks (scikit-learn's own choice
     above 15 dimensions, where trees prune little). ``own_tr`` / ``own_te``:
     the queries are the training / test sample, and each leaves itself out.
     Points tied at the radius (within rounding) count on both sides.
     """
-    n, m = len(X_tr), len(X_te)
-    rows = max(1, _CHUNK_ENTRIES // (n + m))
+    n = len(X_tr)
+    rows = max(1, _CHUNK_ENTRIES // (n + len(X_te)))
     kth = np.asarray(ks) - 1 + int(own_tr)
+    sq_tr, sq_te = row_norms(X_tr, squared=True), row_norms(X_te, squared=True)
+    # One selection at the largest k, then a sort of the short prefix: it
+    # holds every training point of every ball, and _TIES past the largest.
+    length = min(kth[-1] + 1 + _TIES, n)
+    window = kth[:, None] + 1 + np.arange(_TIES)          # the entries just past each k-th
+    in_prefix = window < length
+    window = np.minimum(window, length - 1)
     c_tr = np.empty((len(Q), len(ks)), dtype=np.int64)
     c_te = np.empty_like(c_tr)
     for start in range(0, len(Q), rows):
         q = Q[start:start + rows]
-        d_tr = euclidean_distances(q, X_tr, squared=True)
-        d_te = euclidean_distances(q, X_te, squared=True)
-        # One selection at the largest k, then a sort of the short prefix:
-        # every training point inside a ball lies in the prefix, unless ties
-        # at the largest radius run past it (those rows are counted in full).
-        length = min(kth[-1] + 33, n)        # 32 past the largest k, for ties
+        qq = row_norms(q, squared=True)
+        d_tr = _squared_distances(q, qq, X_tr, sq_tr)
         prefix = np.sort(np.partition(d_tr, length - 1, axis=1)[:, :length], axis=1)
-        radius = prefix[:, kth]
+        np.maximum(prefix, 0.0, out=prefix)
         # the expansion |a|^2 - 2ab + |b|^2 rounds: allow for it at the radius
-        radius = radius * (1 + 1e-9) + 1e-12 * (1.0 + np.einsum("ij,ij->i", q, q))[:, None]
-        inside = (prefix[:, :, None] <= radius[:, None, :]).sum(1)
-        full = (inside[:, -1] == length) & (length < n)
-        if full.any():
-            inside[full] = (d_tr[full][:, :, None] <= radius[full][:, None, :]).sum(1)
+        radius = prefix[:, kth] * (1 + 1e-9) + 1e-12 * (1.0 + qq)[:, None]
+        # Sorted, the first kth + 1 training points are inside; ties at the
+        # radius lie just past it. A window full of ties is counted in full.
+        ties = ((prefix[:, window] <= radius[:, :, None]) & in_prefix).sum(2)
+        inside = kth + 1 + ties
+        crowded = np.nonzero((ties == in_prefix.sum(1)) & (inside < n))
+        for row, col in zip(*crowded):
+            inside[row, col] = np.count_nonzero(d_tr[row] <= radius[row, col])
         c_tr[start:start + rows] = inside
-        c_te[start:start + rows] = (d_te[:, :, None] <= radius[:, None, :]).sum(1)
+        c_te[start:start + rows] = _counts_within(
+            _squared_distances(q, qq, X_te, sq_te), radius)
     return c_tr - int(own_tr), c_te - int(own_te)
+
+
+#: Entries past the k-th neighbour searched for ties at its radius.
+_TIES = 32
+
+
+def _squared_distances(q, qq, X, xx):
+    # Two passes over the matrix, not four: rounding may leave entries a
+    # little below 0, which every comparison here tolerates (the prefix is
+    # clipped where radii come from).
+    d = (-2.0 * q) @ X.T
+    d += xx
+    d += qq[:, None]
+    return d
+
+
+def _counts_within(d, radius):
+    """Entries of each row of ``d`` within each of its increasing radii.
+    Only the pairs inside the largest ball are compared with every radius:
+    most points lie outside all balls."""
+    row, col = np.nonzero(d <= radius[:, -1:])
+    # the smallest ball that holds each pair
+    first = (d[row, col][:, None] > radius[row]).sum(1)
+    n_rows, n_radii = radius.shape
+    hist = np.bincount(row * n_radii + first, minlength=n_rows * n_radii)
+    return np.cumsum(hist.reshape(n_rows, n_radii), axis=1)
