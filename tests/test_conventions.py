@@ -96,7 +96,8 @@ def _classification_shift(seed=0):
 def test_sample_weight_reaches_the_last_step_of_a_wrapped_pipeline():
     X, y, X_te = _classification_shift()
     iw = ImportanceWeightedEstimator(ULSIFRatio(),
-                                     make_pipeline(StandardScaler(), LogisticRegression()))
+                                     make_pipeline(StandardScaler(), LogisticRegression()),
+                                     weight_power=1.0)
     iw.fit(X, y, X_test=X_te)
     plain = make_pipeline(StandardScaler(), LogisticRegression()).fit(
         X, y, logisticregression__sample_weight=iw.weights_)
@@ -113,7 +114,9 @@ def test_searches_route_x_test_in_both_routing_modes(routing):
         if routing:     # scikit-learn's rule: every step that could take it says so
             lr.set_fit_request(sample_weight=True)
             scaler.set_fit_request(sample_weight=False)
-        iw = ImportanceWeightedEstimator(ULSIFRatio(), make_pipeline(scaler, lr))
+        # two candidates, neither uniform: the inner IWCV runs under each mode
+        iw = ImportanceWeightedEstimator(ULSIFRatio(), make_pipeline(scaler, lr),
+                                         weight_power=[0.5, 1.0], cv=2)
         search = GridSearchCV(iw, {"ratio_estimator__gamma": [0.5, 1.0]}, cv=2,
                               error_score="raise").fit(X, y, X_test=X_te)
         assert search.best_estimator_.weights_.std() > 0

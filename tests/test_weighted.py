@@ -42,13 +42,16 @@ def shimodaira(n_tr=300, n_te=200, seed=0):
 
 def test_weights_arrive_and_improve_test_error():
     X, y, X_te, y_te = shimodaira()
-    iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), LinearRegression())
+    iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), LinearRegression(),
+                                     weight_power=1.0)
     iw.fit(X, y, X_test=X_te)
     np.testing.assert_array_equal(iw.weights_, iw.ratio_estimator_.weights_)
+    assert iw.weight_power_ == 1.0 and iw.cv_results_ is None
     plain = LinearRegression().fit(X, y)
     assert mean_squared_error(y_te, iw.predict(X_te)) < 0.7 * mean_squared_error(
         y_te, plain.predict(X_te))
-    rec = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), RecordingRegressor())
+    rec = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), RecordingRegressor(),
+                                      weight_power=1.0)
     rec.fit(X, y, X_test=X_te, extra="x")
     np.testing.assert_array_equal(rec.estimator_.sample_weight_, rec.weights_)
     assert rec.estimator_.extra_ == "x"
@@ -59,7 +62,7 @@ def test_metadata_routing_multiplies_user_weights():
     user = np.linspace(0.5, 2.0, len(X))
     with sklearn.config_context(enable_metadata_routing=True):
         est = RecordingRegressor().set_fit_request(sample_weight=True, extra=False)
-        iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), est)
+        iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), est, weight_power=1.0)
         iw.fit(X, y, X_test=X_te, sample_weight=user)
         np.testing.assert_allclose(iw.estimator_.sample_weight_,
                                    iw.ratio_estimator_.weights_ * user)
@@ -88,6 +91,63 @@ def test_grid_search_over_both_parts_keeps_x_test_whole():
     seen.clear()
     grid.fit(X, y, X_test=X_te)                   # bare and as long as X: no warning
     assert min(seen) < 200                        # folds got sliced copies (docs say so)
+
+
+def test_auto_power_is_a_one_standard_error_iwcv_choice_done_by_hand():
+    X, y, X_te, _ = shimodaira(seed=3)
+    iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), Ridge(),
+                                     weight_power=[1.0, 0.0, 0.5, 0.25], cv=4)
+    iw.fit(X, y, X_test=X_te)
+    w = KLIEPRatio(random_state=0).fit(X, X_te).weights_
+    powers = [0.0, 0.25, 0.5, 1.0]
+
+    def weighted_r2(y_true, y_pred, w):
+        centre = np.average(y_true, weights=w)
+        return 1 - np.sum(w * (y_true - y_pred) ** 2) / np.sum(w * (y_true - centre) ** 2)
+
+    scores = np.array([[
+        weighted_r2(y[b], Ridge().fit(X[a], y[a], sample_weight=w[a] ** p).predict(X[b]), w[b])
+        for p in powers] for a, b in KFold(4).split(X)])
+    np.testing.assert_allclose(iw.cv_results_["weight_power"], powers)
+    np.testing.assert_allclose(iw.cv_results_["mean_test_score"], scores.mean(0))
+    for k in range(4):
+        np.testing.assert_allclose(iw.cv_results_[f"split{k}_test_score"], scores[k])
+    best = scores.mean(0).argmax()
+    se = scores[:, best].std(ddof=1) / 2.0
+    assert iw.weight_power_ == powers[np.flatnonzero(scores.mean(0) >= scores.mean(0)[best] - se)[0]]
+    np.testing.assert_allclose(iw.weights_, w ** iw.weight_power_)
+
+
+def test_auto_power_weights_a_misspecified_model_and_not_a_well_specified_one():
+    """Importance weighting corrects the bias of a misspecified model (cubic
+    truth, linear fit) and only adds variance to a well-specified one."""
+    X, y, X_te, y_te = shimodaira(n_tr=400, n_te=400, seed=2)
+    iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), LinearRegression())
+    iw.fit(X, y, X_test=X_te)
+    plain = LinearRegression().fit(X, y)
+    assert iw.weight_power_ > 0
+    assert mean_squared_error(y_te, iw.predict(X_te)) < 0.8 * mean_squared_error(
+        y_te, plain.predict(X_te))
+    linear = np.random.default_rng(2)
+    y_lin = 2 * X[:, 0] + linear.normal(0, 0.3, len(X))
+    iw.fit(X, y_lin, X_test=X_te)
+    assert iw.weight_power_ == 0.0
+    np.testing.assert_allclose(iw.predict(X_te), LinearRegression().fit(X, y_lin).predict(X_te))
+
+
+def test_auto_power_names_bad_candidates_and_a_scorer_without_weights():
+    X, y, X_te, _ = shimodaira(n_tr=60, n_te=40)
+    for bad in ([], [0.5, -1.0], [[0.5]], [np.nan, 1.0]):
+        with pytest.raises(ValueError, match="weight_power must be"):
+            ImportanceWeightedEstimator(KLIEPRatio(), Ridge(), weight_power=bad).fit(
+                X, y, X_test=X_te)
+
+    def unweighted_scorer(estimator, X, y):
+        return estimator.score(X, y)
+
+    with pytest.raises(TypeError, match="takes no sample_weight"):
+        ImportanceWeightedEstimator(KLIEPRatio(), Ridge(), scoring=unweighted_scorer).fit(
+            X, y, X_test=X_te)
 
 
 def test_missing_test_sample_is_an_error():

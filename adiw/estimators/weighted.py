@@ -3,16 +3,23 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
-from sklearn.utils import Bunch
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier, is_regressor
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter, MethodMapping, _routing_enabled, process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_method_params, _check_sample_weight, check_is_fitted
 
 from ..utils import unwrap_fit_sample
+
+
+#: The candidates of ``weight_power="auto"``: unweighted, flattened, and plain
+#: importance weighting.
+AUTO_WEIGHT_POWERS = (0.0, 0.5, 1.0)
 
 
 def _inner_has(method):
@@ -37,18 +44,43 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         Any ``adiw.estimators`` estimator (unfitted).
     estimator : estimator
         Must accept ``sample_weight`` in ``fit``.
-    weight_power : float >= 0, default=1.0
+    weight_power : float >= 0, array-like of floats or "auto", default="auto"
         ``estimator`` is fitted with ``w ** weight_power`` (0: unweighted;
         between 0 and 1: flattened weights, a bias-variance trade-off;
         above 1: exponentiated weights, as Wang et al. (2022) use against
-        fading in over-parameterised models).
+        fading in over-parameterised models). Several candidates (``"auto"``
+        is ``AUTO_WEIGHT_POWERS``, 0, 0.5 and 1) are chosen among by
+        importance-weighted cross-validation (IWCV, Sugiyama, Krauledat and
+        Mueller, 2007) of ``estimator`` on the training data: each fold is
+        fitted with ``w ** p`` and scored on its held-out training points
+        weighted by ``w``, an estimate of the test-distribution score. The
+        choice is the smallest power whose mean score is within one standard
+        error of the best (the one-standard-error rule: flatter weights have
+        less variance, so a near-tie goes to them). So where weighting does
+        not help the downstream model, as on a shift it is well specified
+        for, the fit is about the unweighted one. ``weight_power=1.0`` is
+        plain importance weighting, with one fit of ``estimator``.
+    cv : int or cross-validation splitter, default=5
+        The IWCV folds when ``weight_power`` has several candidates
+        (stratified for a classifier, as in ``check_cv``).
+    scoring : str, callable or None, default=None
+        The IWCV score, greater is better, called as
+        ``scorer(estimator, X, y, sample_weight=w)``. None: accuracy for a
+        classifier, R^2 for a regressor (what their ``score`` computes),
+        otherwise ``estimator.score``.
 
     Attributes
     ----------
     ratio_estimator_ : fitted ratio estimator
     estimator_ : fitted estimator
+    weight_power_ : float
+        The power ``estimator_`` was fitted with.
+    cv_results_ : dict or None
+        With several candidates: ``"weight_power"`` (the candidates, in
+        increasing order), ``"mean_test_score"``, ``"std_test_score"`` (over
+        folds) and ``"split<k>_test_score"``; None otherwise.
     weights_ : ndarray of shape (n_samples,)
-        The weights ``estimator_`` was fitted with (after ``weight_power``
+        The weights ``estimator_`` was fitted with (after ``weight_power_``
         and any routed ``sample_weight``).
 
     Examples
@@ -62,6 +94,8 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
     >>> iw = ImportanceWeightedEstimator(KLIEPRatio(random_state=0), Ridge())
     >>> iw.fit(X, y, X_test=X_te).predict(X_te[:2]).shape
     (2,)
+    >>> float(iw.weight_power_) in iw.cv_results_["weight_power"]
+    True
     """
 
     # X_test is what this estimator is for: requested by default under
@@ -71,13 +105,19 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         "ratio_estimator": [HasMethods(["fit", "predict_weights"])],
         "estimator": [HasMethods(["fit"])],
-        "weight_power": [Interval(Real, 0, None, closed="left")],
+        "weight_power": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"}),
+                         "array-like"],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
     }
 
-    def __init__(self, ratio_estimator, estimator, *, weight_power=1.0):
+    def __init__(self, ratio_estimator, estimator, *, weight_power="auto", cv=5,
+                 scoring=None):
         self.ratio_estimator = ratio_estimator
         self.estimator = estimator
         self.weight_power = weight_power
+        self.cv = cv
+        self.scoring = scoring
 
     def fit(self, X, y, X_test=None, **fit_params):
         """Fit the ratio on (X, X_test), then the estimator with the weights.
@@ -107,27 +147,61 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
             routed = process_routing(self, "fit", **fit_params)
         else:
             routed = Bunch(estimator=Bunch(fit=fit_params))
+        powers = _candidate_powers(self.weight_power)
         self.ratio_estimator_ = clone(self.ratio_estimator).fit(X, X_test)
+        ratio = self.ratio_estimator_.weights_
+        _check_power_overflow(ratio, powers[-1])
         inner = dict(routed.estimator.fit)
-        with np.errstate(over="ignore"):
-            weights = self.ratio_estimator_.weights_ ** self.weight_power
-        # Headroom for the sums and squares the estimator takes of its weights.
-        if not np.all(weights <= 1e100):
-            raise ValueError(
-                f"weight_power={self.weight_power} overflows: the largest weight"
-                f" {self.ratio_estimator_.weights_.max():.4g} to that power exceeds 1e100,"
-                " past what an estimator can sum and square in float64. Lower"
-                " weight_power (powers above a few are rarely useful).")
         user_weight = inner.pop("sample_weight", None)
-        if user_weight is not None:
-            weights = weights * _check_sample_weight(user_weight, X)
-        self.weights_ = weights
+        user_weight = (np.ones(len(ratio)) if user_weight is None
+                       else _check_sample_weight(user_weight, X))
+        self.cv_results_ = None
+        if len(powers) == 1:
+            self.weight_power_ = powers[0]
+        else:
+            self.cv_results_ = self._iwcv(X, y, ratio, user_weight, powers, inner)
+            self.weight_power_ = _one_standard_error_choice(self.cv_results_)
+        self.weights_ = ratio ** self.weight_power_ * user_weight
         self.estimator_ = clone(self.estimator)
-        self.estimator_.fit(X, y, **_with_sample_weight(self.estimator_, weights, inner))
+        self.estimator_.fit(X, y, **_with_sample_weight(self.estimator_, self.weights_, inner))
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         self.n_features_in_ = self.ratio_estimator_.n_features_in_
         return self
+
+    def _iwcv(self, X, y, ratio, user_weight, powers, params):
+        """Fold scores of each candidate power: fitted with ``w ** p``, scored
+        with ``w`` on the held-out part."""
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        scoring = self.scoring
+        if scoring is None and (is_classifier(self.estimator) or is_regressor(self.estimator)):
+            # what their score() computes, as a scorer: Pipeline.score would
+            # need a score request for the weights under metadata routing
+            scoring = "accuracy" if is_classifier(self.estimator) else "r2"
+        scorer = check_scoring(self.estimator, scoring)
+        splits = list(cv.split(X, y))
+        scores = np.empty((len(splits), len(powers)))
+        for i, (fit_rows, held_out) in enumerate(splits):
+            X_fit, y_fit = _safe_indexing(X, fit_rows), _safe_indexing(y, fit_rows)
+            fold_params = _check_method_params(X, params, fit_rows)
+            for j, power in enumerate(powers):
+                est = clone(self.estimator)
+                w = ratio[fit_rows] ** power * user_weight[fit_rows]
+                est.fit(X_fit, y_fit, **_with_sample_weight(est, w, fold_params))
+                try:
+                    scores[i, j] = scorer(est, _safe_indexing(X, held_out),
+                                          _safe_indexing(y, held_out),
+                                          sample_weight=ratio[held_out] * user_weight[held_out])
+                except TypeError as e:
+                    raise TypeError(
+                        f"Choosing weight_power={self.weight_power!r} scores held-out points"
+                        f" with importance weights, but the scorer of"
+                        f" {type(self.estimator).__name__} takes no sample_weight ({e})."
+                        " Pass a scoring that does, or a single weight_power.") from e
+        results = {"weight_power": np.asarray(powers),
+                   "mean_test_score": scores.mean(0), "std_test_score": scores.std(0)}
+        results.update({f"split{i}_test_score": row for i, row in enumerate(scores)})
+        return results
 
     @available_if(_inner_has("predict"))
     def predict(self, X):
@@ -167,6 +241,42 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         tags.classifier_tags = inner.classifier_tags
         tags.regressor_tags = inner.regressor_tags
         return tags
+
+
+def _candidate_powers(weight_power):
+    """The candidate powers, sorted, as floats."""
+    if isinstance(weight_power, str):
+        return list(AUTO_WEIGHT_POWERS)
+    powers = np.atleast_1d(np.asarray(weight_power, dtype=float))
+    if powers.ndim != 1 or powers.size == 0 or not np.all(np.isfinite(powers)) \
+            or np.any(powers < 0):
+        raise ValueError(
+            "weight_power must be a number >= 0, a non-empty list of them, or 'auto';"
+            f" got {weight_power!r}.")
+    return sorted(set(powers.tolist()))
+
+
+def _check_power_overflow(ratio, power):
+    # Headroom for the sums and squares the estimator takes of its weights.
+    with np.errstate(over="ignore"):
+        top = ratio.max() ** power
+    if not top <= 1e100:
+        raise ValueError(
+            f"weight_power={power:g} overflows: the largest weight"
+            f" {ratio.max():.4g} to that power exceeds 1e100,"
+            " past what an estimator can sum and square in float64. Lower"
+            " weight_power (powers above a few are rarely useful).")
+
+
+def _one_standard_error_choice(results):
+    """The smallest power whose mean score is within one standard error of
+    the best one's (Hastie, Tibshirani and Friedman, 2009, section 7.10)."""
+    mean = results["mean_test_score"]
+    n_splits = sum(key.startswith("split") for key in results)
+    best = int(np.argmax(mean))
+    # std_test_score divides by n_splits: sd / sqrt(n_splits) with the n - 1 sd
+    se = results["std_test_score"][best] / np.sqrt(max(n_splits - 1, 1))
+    return float(results["weight_power"][np.flatnonzero(mean >= mean[best] - se)[0]])
 
 
 def _with_sample_weight(estimator, weights, params):
