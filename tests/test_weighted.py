@@ -145,9 +145,29 @@ def test_auto_power_names_bad_candidates_and_a_scorer_without_weights():
     def unweighted_scorer(estimator, X, y):
         return estimator.score(X, y)
 
+    def nan_scorer(estimator, X, y, sample_weight=None):
+        return np.nan
+
+    with pytest.raises(ValueError, match="on fold 0 is nan"):
+        ImportanceWeightedEstimator(KLIEPRatio(), Ridge(), scoring=nan_scorer).fit(
+            X, y, X_test=X_te)
+
     with pytest.raises(TypeError, match="takes no sample_weight"):
         ImportanceWeightedEstimator(KLIEPRatio(), Ridge(), scoring=unweighted_scorer).fit(
             X, y, X_test=X_te)
+
+
+def test_auto_power_names_a_fold_whose_held_out_weights_vanish():
+    X, y, X_te, _ = shimodaira(n_tr=60, n_te=40)
+
+    class ZeroOnTheFirstFold(KLIEPRatio):
+        def fit(self, X, y=None):
+            super().fit(X, y)
+            self.weights_[:12] = 0.0          # the first of KFold(5)'s held-out parts
+            return self
+
+    with pytest.raises(ValueError, match="weights of IWCV fold 0 sum to 0"):
+        ImportanceWeightedEstimator(ZeroOnTheFirstFold(), Ridge()).fit(X, y, X_test=X_te)
 
 
 def test_missing_test_sample_is_an_error():

@@ -184,6 +184,12 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         for i, (fit_rows, held_out) in enumerate(splits):
             X_fit, y_fit = _safe_indexing(X, fit_rows), _safe_indexing(y, fit_rows)
             fold_params = _check_method_params(X, params, fit_rows)
+            held_weight = ratio[held_out] * user_weight[held_out]
+            if not held_weight.sum() > 0:
+                raise ValueError(
+                    f"The held-out importance weights of IWCV fold {i} sum to"
+                    f" {held_weight.sum():.3g}: no score of that fold estimates the test"
+                    " risk. Use fewer folds (cv), or a single weight_power.")
             for j, power in enumerate(powers):
                 est = clone(self.estimator)
                 w = ratio[fit_rows] ** power * user_weight[fit_rows]
@@ -191,13 +197,18 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
                 try:
                     scores[i, j] = scorer(est, _safe_indexing(X, held_out),
                                           _safe_indexing(y, held_out),
-                                          sample_weight=ratio[held_out] * user_weight[held_out])
+                                          sample_weight=held_weight)
                 except TypeError as e:
                     raise TypeError(
                         f"Choosing weight_power={self.weight_power!r} scores held-out points"
                         f" with importance weights, but the scorer of"
                         f" {type(self.estimator).__name__} takes no sample_weight ({e})."
                         " Pass a scoring that does, or a single weight_power.") from e
+        bad = np.argwhere(~np.isfinite(scores))
+        if len(bad):
+            fold, j = bad[0]
+            raise ValueError(f"The IWCV score of weight_power={powers[j]:g} on fold {fold} is"
+                             f" {scores[fold, j]}; pass a scoring that is finite there.")
         results = {"weight_power": np.asarray(powers),
                    "mean_test_score": scores.mean(0), "std_test_score": scores.std(0)}
         results.update({f"split{i}_test_score": row for i, row in enumerate(scores)})
