@@ -31,6 +31,14 @@ def test_bad_arguments_are_argparse_errors(argv, message, capsys, no_training):
     assert message in capsys.readouterr().err
 
 
+def test_adiw_bench_knows_every_benchmark_script():
+    import os
+
+    folder = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+    scripts = {f for f in os.listdir(folder) if f.startswith("bench_") and f.endswith(".py")}
+    assert set(cli.BENCHMARKS) == scripts
+
+
 def test_out_must_be_a_writable_folder(tmp_path, capsys, no_training):
     a_file = tmp_path / "taken"
     a_file.write_text("x")
