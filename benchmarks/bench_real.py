@@ -11,7 +11,14 @@ ERM and validation-only.
   batches (train_on_val);
 - val_only: the 100 labelled optdigits alone, as many optimizer steps as the
   others take;
-- adiw: DynamicIWClassifier's defaults (KMM divergence on the loss);
+- pretrain_finetune: ERM on MNIST, then FINETUNE_EPOCHS on the 100 labelled
+  digits;
+- static: solver="static" (one ratio fit on the representations after a
+  warm-up, weights frozen);
+- diw: solver="diw" (the weights solved to convergence every batch);
+- adiw: DynamicIWClassifier's defaults (KMM divergence on the loss), and
+  adiw-kl, adiw-lsif, adiw-w1 with KLIEPRatio, ULSIFRatio and
+  WassersteinRatio as the divergence;
 - giw: solver="giw", a quarter of the epochs as warm-up (5 of 20; not
   tuned), support from the hidden layer; the weighted part is ADIW's loss,
   which also trains on the in-support test batch (train_on_val);
@@ -35,6 +42,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import parse_args, write  # noqa: E402
 
 from adiw.deep import DynamicIWClassifier  # noqa: E402
+from adiw.estimators import KLIEPRatio, ULSIFRatio, WassersteinRatio  # noqa: E402
 from adiw.models import MLP  # noqa: E402
 from adiw.real_shifts import load_mnist_digits_shift  # noqa: E402
 
@@ -44,6 +52,9 @@ COMMON = dict(batch_size=BATCH, lr=0.05, optimizer=torch.optim.SGD, optimizer__m
 METHODS = {
     "erm": dict(solver="none"),
     "adiw": dict(),
+    "adiw-kl": dict(ratio_estimator=KLIEPRatio()),
+    "adiw-lsif": dict(ratio_estimator=ULSIFRatio()),
+    "adiw-w1": dict(ratio_estimator=WassersteinRatio()),
     "diw": dict(solver="diw"),
     "static": dict(solver="static"),
     "giw": dict(solver="giw", hidden_layer="hidden"),     # warm-up: a quarter of the epochs
@@ -85,7 +96,8 @@ def main():
     args = parse_args(__doc__.splitlines()[0])
     seeds = (0,) if args.quick else (0, 1, 2, 3, 4)
     epochs = 3 if args.quick else EPOCHS
-    methods = ["erm", "val_only", "adiw", "giw", "giw_reference_loss"]
+    methods = ["erm", "val_only", "pretrain_finetune", "static", "diw", "adiw", "adiw-kl",
+               "adiw-lsif", "adiw-w1", "giw", "giw_reference_loss"]
     rows = []
     for noise_rate in (0.0, 0.4):
         acc = {m: [] for m in methods}

@@ -187,8 +187,9 @@ def main():
     args = parse_args(__doc__.splitlines()[0])
     seeds = (0,) if args.quick else (0, 1, 2, 3, 4)
     names = ["unweighted", *ADIW, *PEERS]
-    results = {}                               # (case, name) -> list of per-seed dicts
-    missing = {}
+    # Every weight vector first, timed on a quiet machine; the downstream
+    # fits (most of the run, untimed) come after.
+    weights, missing = {}, {}
     for seed in seeds:
         for case, X_tr, y_tr, X_te, X_eval, y_eval in shifts(seed):
             for name in names:
@@ -196,14 +197,23 @@ def main():
                 if error:
                     missing[name] = error
                     continue
+                weights[(seed, case, name)] = w, seconds
+                print(f"{case} seed {seed} {name}: ess {kish_ess(w):.3f} {seconds:.2f} s",
+                      flush=True)
+    results = {}                               # (case, name) -> list of per-seed dicts
+    for seed in seeds:
+        for case, X_tr, y_tr, X_te, X_eval, y_eval in shifts(seed):
+            for name in names:
+                if (seed, case, name) not in weights:
+                    continue
+                w, seconds = weights[(seed, case, name)]
                 acc = downstream(X_tr, y_tr, w, X_eval, y_eval, seed, name != "unweighted")
                 results.setdefault((case, name), []).append(
                     dict(acc, ess=kish_ess(w), seconds=seconds))
                 print(f"{case} seed {seed} {name}: linear {acc['LR']:.3f} (IWCV"
                       f" {acc['LR iwcv']:.3f}, power {acc['LR power']:g}) forest"
                       f" {acc['forest']:.3f} (IWCV {acc['forest iwcv']:.3f}, power"
-                      f" {acc['forest power']:g}) ess {kish_ess(w):.3f} {seconds:.2f} s",
-                      flush=True)
+                      f" {acc['forest power']:g})", flush=True)
     rows = []
     for (case, name), runs in results.items():
         base = results[(case, "unweighted")]
