@@ -201,11 +201,13 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
     -------
     ShiftReport
     """
-    X_train = check_array(X_train, dtype=np.float64, ensure_min_samples=25)
-    X_test = check_array(X_test, dtype=np.float64, ensure_min_samples=5)
+    X_train = _check_sample(X_train, "X_train", 25)
+    X_test = _check_sample(X_test, "X_test", 5)
     if X_train.shape[1] != X_test.shape[1]:
         raise ValueError(f"X_test has {X_test.shape[1]} features, X_train"
                          f" {X_train.shape[1]}.")
+    if weights is not None:
+        weights = _check_weights(weights, len(X_train))
     rng = check_random_state(random_state)
     X = np.vstack([X_train, X_test])
     domain = np.r_[np.zeros(len(X_train), int), np.ones(len(X_test), int)]
@@ -220,21 +222,37 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
         from .estimators import ULSIFRatio
 
         weights = ULSIFRatio(random_state=rng.randint(2**31 - 1)).fit(X_train, X_test).weights_
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(X_train),) or not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"weights must be {len(X_train)} finite non-negative numbers, one"
-                         " per training row.")
-    w = w / w.mean() if w.mean() > 0 else w
+    w = _check_weights(weights, len(X_train))
+    w = w / w.mean()
     top = max(1, int(np.ceil(0.01 * len(w))))
     report = ShiftReport(
         auc=float(np.mean(aucs)), auc_sd=float(np.std(aucs)),
         coverage=support_coverage(X_train, X_test),
         reverse_coverage=support_coverage(X_test, X_train) if len(X_test) >= 2 else 0.0,
         weights=w, ess=kish_ess(w), k_hat=pareto_k_hat(w), max_weight=float(w.max()),
-        top1_share=float(np.sort(w)[-top:].sum() / w.sum()) if w.sum() > 0 else 0.0,
+        top1_share=float(np.sort(w)[-top:].sum() / w.sum()),
         domain_scores=(proba[:len(X_train)], proba[len(X_train):]))
     report.verdict, report.message = _verdict(report)
     return report
+
+
+def _check_sample(X, name, min_rows):
+    X = check_array(X, dtype=np.float64, input_name=name)
+    if len(X) < min_rows:
+        raise ValueError(f"shift_report needs at least {min_rows} rows in {name} (its"
+                         f" 5-fold domain classifier and support rule); got {len(X)}.")
+    return X
+
+
+def _check_weights(weights, n):
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"weights must be {n} finite non-negative numbers, one per"
+                         " training row.")
+    if not w.sum() > 0:
+        raise ValueError("weights are all 0: there is no weighted training sample to"
+                         " diagnose.")
+    return w
 
 
 def _verdict(r):

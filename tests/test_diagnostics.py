@@ -60,6 +60,22 @@ def test_ess_matches_its_formula():
     assert kish_ess(np.ones(10)) == 1.0 and kish_ess(np.r_[1.0, np.zeros(9)]) == 0.1
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(weights=np.zeros(300)), "weights are all 0"),
+    (dict(weights=np.r_[np.ones(299), np.nan]), "finite non-negative"),
+    (dict(weights=np.ones(299)), "300 finite"),
+    (dict(X_test=np.zeros((3, 2))), "at least 5 rows in X_test"),
+    (dict(X_train=np.zeros((10, 2))), "at least 25 rows in X_train"),
+])
+def test_bad_inputs_are_named_before_any_fit(kwargs, message):
+    # all-zero weights once gave a report with ESS 0 % and a k-hat of 0
+    r = np.random.default_rng(5)
+    args = dict(X_train=r.normal(size=(300, 2)), X_test=r.normal(size=(200, 2)))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        shift_report(**args)
+
+
 def _csv(path, header, rows):
     path.write_text("\n".join([",".join(header)] + [",".join(map(str, r)) for r in rows]))
     return str(path)
