@@ -1,6 +1,7 @@
 """Searches on a real dask.distributed LocalCluster equal the serial ones."""
 
 import os
+import re
 import signal
 import threading
 import time
@@ -179,9 +180,14 @@ def test_a_candidate_that_kills_every_worker_fails_the_search_naming_it(fragile_
     X, domain = _pooled(50)
     out = _search_in_thread(fragile_client, WorkerKiller(), {"a": [0, 1]}, X, domain)
     assert isinstance(out.get("error"), WorkerFailure), out
-    # the killer is on every death, so it is the first suspect named
-    suspects = str(out["error"]).split("most deaths first: ")[1]
-    assert suspects.startswith("candidate {'a': 1}"), suspects
+    # The killer is on every death, so it is named at the top count. A
+    # bystander queued on the same worker can tie with it (the scheduler
+    # knows assignments, not which task ran), so the test asks no more.
+    suspects = str(out["error"]).split("most deaths first: ")[1].split(". A task")[0]
+    counts = dict(re.findall(r"(candidate \{[^}]*\}) \((\d+) of \d+\)", suspects))
+    deaths = int(re.search(r"of (\d+)\)", suspects).group(1))
+    assert int(counts["candidate {'a': 1}"]) == deaths == max(map(int, counts.values())), \
+        suspects
 
 
 def test_a_task_that_kills_its_worker_once_is_retried(fragile_client, tmp_path):
