@@ -108,3 +108,24 @@ def test_giw_pickles_clones_and_refreshes(digits):
     assert clone(net).get_params()["solver"] == "giw"
     with pytest.raises(TypeError, match="outlier detector"):
         make_net(solver="giw", support_estimator=object()).initialize()
+
+
+class NaNScores(NearestNeighborSupport):
+    def decision_function(self, X):
+        return np.full(len(X), np.nan)
+
+
+class OneScoreShort(NearestNeighborSupport):
+    def decision_function(self, X):
+        return np.ones(len(X) - 1)
+
+
+@pytest.mark.parametrize("support, message", [
+    (NaNScores(), "NaNScores.decision_function returned .* non-finite"),
+    (OneScoreShort(), r"OneScoreShort.decision_function returned shape"),
+])
+def test_a_support_estimator_with_bad_scores_is_named(digits, support, message):
+    """NaN scores would compare false and silently give alpha 0."""
+    net = make_net(solver="giw", support_estimator=support, max_epochs=2, warmup_epochs=1)
+    with pytest.raises(ValueError, match=message):
+        fit(net, digits.X_train, digits.y_train, digits.X_val, digits.y_val)

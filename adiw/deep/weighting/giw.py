@@ -25,6 +25,22 @@ from .base import BatchLoss
 from .dynamic import DynamicWeighting
 
 
+def _inside(estimator, scores, n):
+    """The mask ``scores >= 0`` of a support estimator's decision function, or
+    a ValueError when it is not one finite score per validation point: NaN
+    compares false, so it would silently put the point outside."""
+    scores = np.asarray(scores, dtype=float)
+    name = type(estimator).__name__
+    if scores.shape != (n,):
+        raise ValueError(f"support_estimator {name}.decision_function returned shape"
+                         f" {scores.shape} for {n} validation points; expected ({n},).")
+    if not np.isfinite(scores).all():
+        raise ValueError(f"support_estimator {name}.decision_function returned"
+                         f" {int((~np.isfinite(scores)).sum())} non-finite scores of {n}"
+                         " (NaN or inf); the support split needs finite scores.")
+    return scores >= 0
+
+
 class NearestNeighborSupport(OutlierMixin, BaseEstimator):
     """The training support as the reach of its own nearest-neighbour gaps.
 
@@ -130,7 +146,7 @@ class GIWWeighting(DynamicWeighting):
         Z_val = support_features(net, (X for X, _ in sample.batches(size)))
         est = NearestNeighborSupport() if net.support_estimator is None \
             else clone(net.support_estimator)
-        inside = est.fit(Z_tr).decision_function(Z_val) >= 0
+        inside = _inside(est, est.fit(Z_tr).decision_function(Z_val), len(Z_val))
         net.support_estimator_ = est
         net.in_support_ = inside
         net.support_fraction_ = float(inside.mean())
