@@ -8,11 +8,15 @@ import platform
 import torch
 
 
-def parse_args(description):
+def parse_args(description, seeds=None):
+    """--out, --device, --quick; and --seeds when the script reports seeds
+    (default ``seeds``), so that a tuning run on other seeds is the same script."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--out", default="bench-results")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true")
+    if seeds is not None:
+        p.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
     return p.parse_args()
 
 

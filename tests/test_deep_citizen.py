@@ -131,6 +131,22 @@ def test_partial_fit_on_other_data_restarts_the_weights(digits):
     assert np.abs(after_restart - 1).mean() < np.abs(before - 1).mean()
 
 
+def test_fine_tuning_on_the_test_sample_goes_on_from_the_weighted_net(digits):
+    """The recipe of the docs (weighted pretraining, then fine-tuning on the
+    labelled test sample): switching the solver keeps the trained module."""
+    net = fit(make_net(max_epochs=2, train_on_val=False), digits)
+    trained = [p.detach().clone() for p in net.module_.parameters()]
+    epochs = len(net.history)
+    net.set_params(solver="none", max_epochs=1, lr=0.0, optimizer__momentum=0.0)
+    net.partial_fit(digits.X_val, digits.y_val)
+    assert len(net.history) == epochs + 1
+    for p, q in zip(net.module_.parameters(), trained):
+        assert torch.equal(p, q)              # lr 0: the same module, not a new one
+    net.set_params(lr=0.05, max_epochs=5)
+    net.partial_fit(digits.X_val, digits.y_val)
+    assert not all(torch.equal(p, q) for p, q in zip(net.module_.parameters(), trained))
+
+
 def test_checkpoint_keeps_the_weights_by_default(digits, tmp_path):
     cp = Checkpoint(dirname=str(tmp_path), monitor=None)
     net = fit(make_net(max_epochs=2, callbacks=[cp]), digits)
