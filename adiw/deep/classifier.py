@@ -127,7 +127,10 @@ class DynamicIWClassifier(NeuralNetClassifier):
         them, so they run higher than the training losses and
         ``representation="loss"`` up-weights hard, often mislabelled,
         samples, and test accuracy on the digits benchmark collapses; use it
-        with a representation that does not shift that way.
+        with a representation that does not shift that way, or as the
+        pretraining of a fine-tuning on the test sample: keep it for
+        ``set_params(solver="none")`` and ``partial_fit(X_val, y_val)``
+        afterwards (docs: "Which method when").
     val_batch_size : int or None, default=None
         None means ``batch_size``; capped at the size of the test sample.
     val_holdout : float in [0, 1), default=0.2
