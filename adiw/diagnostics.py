@@ -281,11 +281,25 @@ def read_numeric_csv(path):
     ValueError that names the file, line and column of what is wrong."""
     import csv
 
-    with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f) if row]
+    # utf-8-sig: spreadsheets write a byte-order mark, which would otherwise
+    # become part of the first column's name
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv.reader(f) if row]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}); save it as a UTF-8"
+                         " CSV.") from None
     if not rows:
         raise ValueError(f"{path}: the file is empty.")
     header, body = [h.strip() for h in rows[0]], rows[1:]
+    unnamed = [j + 1 for j, h in enumerate(header) if not h]
+    if unnamed:
+        hint = " (a pandas index? write it with to_csv(index=False))" if unnamed == [1] else ""
+        raise ValueError(f"{path}: header column(s) {unnamed} have no name{hint}.")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise ValueError(f"{path}: the header repeats {repeated}; column names must be"
+                         " unique.")
     if not body:
         raise ValueError(f"{path}: a header but no data rows.")
     X = np.empty((len(body), len(header)))

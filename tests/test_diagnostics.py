@@ -81,6 +81,15 @@ def _csv(path, header, rows):
     return str(path)
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    from adiw.diagnostics import read_numeric_csv
+
+    path = tmp_path / "excel.csv"
+    path.write_bytes("a,b\n1,2\n".encode("utf-8-sig"))
+    header, X = read_numeric_csv(path)
+    assert header == ["a", "b"] and X.tolist() == [[1.0, 2.0]]
+
+
 def test_cli_round_trip(tmp_path, capsys):
     r = np.random.default_rng(4)
     X_tr, X_te = r.normal(size=(300, 2)), r.normal(0.8, 1.0, size=(200, 2))
@@ -102,10 +111,16 @@ def test_cli_round_trip(tmp_path, capsys):
     ("", "the file is empty"),
     ("a,b\n", "no data rows"),
     ("a,b\n1\n", "1 fields, the header has 2"),
+    ("a,a\n1,2\n", "the header repeats \\['a'\\]"),
+    ("a,,b\n1,2,3\n", "header column\\(s\\) \\[2\\] have no name"),
+    (",a,b\n0,1,2\n", "\\[1\\] have no name \\(a pandas index"),
+    ("a,b\n1,\xe9\n".encode("latin-1"), "not UTF-8 text"),
 ])
 def test_cli_bad_files_are_named(tmp_path, capsys, test_text, message):
     train = _csv(tmp_path / "train.csv", ["a", "b"], np.random.default_rng(0).normal(size=(50, 2)))
-    (tmp_path / "test.csv").write_text(test_text)
+    write = (tmp_path / "test.csv").write_bytes if isinstance(test_text, bytes) \
+        else (tmp_path / "test.csv").write_text
+    write(test_text)
     assert main(["diagnose", train, str(tmp_path / "test.csv")]) == 2
     err = capsys.readouterr().err
     assert "adiw diagnose:" in err
