@@ -19,6 +19,7 @@
 """
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -27,6 +28,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
+
+from .estimators._base import _check_test_columns
 
 #: Thresholds of the verdict (documented in the report's docstring).
 NO_SHIFT_MARGIN = 0.03
@@ -193,6 +196,8 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
     Parameters
     ----------
     X_train, X_test : array-like of shape (n, d) and (m, d)
+        Two DataFrames must have the same columns in the same order, as for
+        the ratio estimators' ``fit``.
     weights : array-like of shape (n,), optional
         Weights of the training rows to examine; None fits ``ULSIFRatio()``.
     random_state : int, RandomState or None
@@ -201,6 +206,11 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
     -------
     ShiftReport
     """
+    # DataFrames are matched by position below: their names must agree first,
+    # as every ratio estimator's fit requires
+    names = getattr(X_train, "columns", None)
+    _check_test_columns(SimpleNamespace(
+        feature_names_in_=None if names is None else np.asarray(names, dtype=object)), X_test)
     X_train = _check_sample(X_train, "X_train", 25)
     X_test = _check_sample(X_test, "X_test", 5)
     if X_train.shape[1] != X_test.shape[1]:

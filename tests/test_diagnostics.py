@@ -76,6 +76,16 @@ def test_bad_inputs_are_named_before_any_fit(kwargs, message):
         shift_report(**args)
 
 
+def test_dataframes_with_other_column_orders_are_refused_not_matched_by_position():
+    pd = pytest.importorskip("pandas")
+    r = np.random.default_rng(6)
+    X_tr = pd.DataFrame(r.normal(size=(300, 2)), columns=["a", "b"])
+    X_te = pd.DataFrame(r.normal(size=(200, 2)), columns=["b", "a"])
+    with pytest.raises(ValueError, match="columns differ from X_train's"):
+        shift_report(X_tr, X_te)
+    assert shift_report(X_tr, X_te[["a", "b"]], random_state=0).auc < 0.6
+
+
 def _csv(path, header, rows):
     path.write_text("\n".join([",".join(header)] + [",".join(map(str, r)) for r in rows]))
     return str(path)
