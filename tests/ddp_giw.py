@@ -1,5 +1,5 @@
 """GIW under torchrun (tests/test_distributed_training.py): each rank writes
-its support split, weights and parameters to OUT/rank<r>.json."""
+its support split, weights, parameters and estimator seed to OUT/rank<r>.json."""
 
 import json
 import os
@@ -31,6 +31,10 @@ def main(out):
         if "support_fraction" in net.history[-1] else [],
         "weights": net.sample_weights().tolist(), "params": params.tolist(),
     }
+    # generators that differ by rank: the seed of an estimator fitted inside
+    # fit (static weights, a support estimator) must still be rank 0's
+    torch.manual_seed(100 + net.rank_)
+    result["estimator_seed"] = net._estimator_seed()
     with open(os.path.join(out, f"rank{net.rank_}.json"), "w") as f:
         json.dump(result, f)
 

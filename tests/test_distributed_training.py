@@ -173,3 +173,4 @@ def test_giw_under_torchrun_splits_and_trains_alike_on_every_rank(tmp_path):
     assert r0["alpha"] == r1["alpha"] == pytest.approx(np.mean(r0["in_channel_0"]))
     assert len(r0["alpha_history"]) == 2           # one re-split per epoch after warm-up
     assert r0["weights"] == r1["weights"] and r0["params"] == r1["params"]
+    assert r0["estimator_seed"] == r1["estimator_seed"]

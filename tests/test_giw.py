@@ -129,3 +129,22 @@ def test_a_support_estimator_with_bad_scores_is_named(digits, support, message):
     net = make_net(solver="giw", support_estimator=support, max_epochs=2, warmup_epochs=1)
     with pytest.raises(ValueError, match=message):
         fit(net, digits.X_train, digits.y_train, digits.X_val, digits.y_val)
+
+
+def test_a_support_estimator_without_a_seed_is_reproduced_by_torch_manual_seed(digits):
+    """random_state=None would draw from numpy's global generator: the same
+    torch seed must give the same split, and the estimator's own parameter
+    is left as the user set it."""
+    from sklearn.ensemble import IsolationForest
+
+    def split():
+        net = make_net(solver="giw", support_estimator=IsolationForest(n_estimators=20),
+                       max_epochs=2, warmup_epochs=1, hidden_layer="hidden")
+        np.random.seed(None)                  # numpy's stream differs between the fits
+        return fit(net, digits.X_train, digits.y_train, digits.X_val, digits.y_val)
+
+    a, b = split(), split()
+    np.testing.assert_array_equal(a.in_support_, b.in_support_)
+    assert a.support_estimator_.random_state == b.support_estimator_.random_state
+    assert a.support_estimator.random_state is None
+

@@ -202,6 +202,28 @@ def test_static_weights_are_a_standalone_fit_on_the_representations(digits):
     assert "iw_objective" not in net.history[-1]          # no per-batch update ran
 
 
+def test_static_weights_without_a_seed_are_reproduced_by_torch_manual_seed(digits):
+    """A ratio estimator with random_state=None (KLIEP's CV folds and centres;
+    on MNIST -> optdigits the default KMM's too) drew from numpy's global
+    generator: the net now seeds it from torch's, so one torch seed gives
+    one set of static weights."""
+    from adiw.estimators import KLIEPRatio
+
+    def weights():
+        torch.manual_seed(0)
+        np.random.seed(None)                  # numpy's stream differs between the fits
+        net = make_net(solver="static", warmup_epochs=1, max_epochs=2, val_holdout=0.0,
+                       representation="hidden", hidden_layer="hidden",
+                       ratio_estimator=KLIEPRatio())
+        net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+        return net
+
+    a, b = weights(), weights()
+    np.testing.assert_array_equal(a.sample_weights(), b.sample_weights())
+    assert np.std(a.sample_weights()) > 0.01
+    assert a.ratio_estimator.random_state is None         # the user's estimator untouched
+
+
 def test_poly_tailed_checks_shapes_and_values_as_bce_does():
     """(n,) logits with (n, 1) targets once broadcast to an (n, n) loss."""
     z = torch.tensor([0.5, -1.0, 2.0])

@@ -92,7 +92,10 @@ class DynamicIWClassifier(NeuralNetClassifier):
         (``static_estimator_``); "none":
         no learned weights: uniform (ERM), or the known weights passed as
         ``fit(X, y, sample_weight=w)`` (class-prior ratios, an estimator's
-        ``weights_``), in which case ``X_val`` is optional.
+        ``weights_``), in which case ``X_val`` is optional. The static fit and
+        GIW's support estimator are clones; one with ``random_state=None``
+        is seeded from torch's generator (rank 0's under torchrun), so
+        ``torch.manual_seed`` reproduces them as it does the training.
     representation : {"loss", "softmax_label", "hidden"} or callable, default="loss"
         What the divergence compares: the per-sample loss, the softmax
         output concatenated with the one-hot label, the output of the
@@ -353,6 +356,13 @@ class DynamicIWClassifier(NeuralNetClassifier):
         for key in self._TRANSIENT:
             state.pop(key, None)
         return state
+
+    def _estimator_seed(self):
+        """A seed for an estimator fitted inside ``fit`` with
+        ``random_state=None``: drawn from torch's generator without advancing
+        it, so the training's own random stream is as it was."""
+        with torch.random.fork_rng(devices=[]):
+            return int(torch.randint(2 ** 31 - 1, (1,)))
 
     def ratio_estimator_or_default(self):
         """The divergence: ``ratio_estimator``, or ``KMMRatio()`` for None."""

@@ -288,10 +288,18 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
         if self.test_sample_ is not None:
             self.test_sample_.generator.manual_seed(self.rank_)
         if self.world_size_ > 1:
-            seed = torch.randint(2 ** 31 - 1, (1,))       # the sharding seed: rank 0's
+            # the sharding seed: rank 0's (on the net's device: NCCL has no CPU tensors)
+            seed = torch.randint(2 ** 31 - 1, (1,)).to(self.device)
             dist.broadcast(seed, src=0)
             self._shard_seed = int(seed)
         return out
+
+    def _estimator_seed(self):
+        # rank 0's: every rank must fit the same static weights and split
+        seed = torch.tensor([super()._estimator_seed()], device=self.device)
+        if self.world_size_ > 1:
+            dist.broadcast(seed, src=0)
+        return int(seed)
 
     def _shard_batches(self, dataset, batch_size):
         if self.world_size_ == 1:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import warnings
 
 import torch
+from sklearn.base import clone
 from skorch.classifier import NeuralNetClassifier
 from skorch.dataset import get_len
 from skorch.utils import to_tensor
@@ -201,3 +202,16 @@ def net_losses(net, y_pred, y_true):
 
 def _stackable(Xi, xv):
     return isinstance(Xi, torch.Tensor) and Xi.dtype == xv.dtype and Xi.shape[1:] == xv.shape[1:]
+
+
+def seeded_clone(net, estimator):
+    """A clone of a scikit-learn estimator that the net fits during its own
+    fit (the static ratio fit, GIW's support estimator). With
+    ``random_state=None`` it gets a seed from the net (``_estimator_seed``),
+    so that ``torch.manual_seed`` reproduces the fit as it reproduces the
+    training; numpy's global generator would not."""
+    est = clone(estimator)
+    if "random_state" in est.get_params(deep=False) and est.random_state is None:
+        est.set_params(random_state=net._estimator_seed())
+    return est
+

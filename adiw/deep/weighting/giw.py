@@ -16,12 +16,12 @@ the val1 batch.)
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 from skorch.dataset import unpack_data
 
-from .base import BatchLoss
+from .base import BatchLoss, seeded_clone
 from .dynamic import DynamicWeighting
 
 
@@ -145,7 +145,7 @@ class GIWWeighting(DynamicWeighting):
             Z_tr = support_features(net, train)
         Z_val = support_features(net, (X for X, _ in sample.batches(size)))
         est = NearestNeighborSupport() if net.support_estimator is None \
-            else clone(net.support_estimator)
+            else seeded_clone(net, net.support_estimator)
         inside = _inside(est, est.fit(Z_tr).decision_function(Z_val), len(Z_val))
         net.support_estimator_ = est
         net.in_support_ = inside

@@ -2,13 +2,12 @@
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ..._core.backend import to_numpy
 from ..checks import check_power_range
-from .base import Weighting, net_losses
+from .base import Weighting, net_losses, seeded_clone
 
 
 class StaticWeighting(Weighting):
@@ -42,7 +41,8 @@ def _represent(net, X, y):
 
 @torch.no_grad()
 def fit_static_weights(net, dataset_train, ratio_estimator):
-    """Fit a clone of ``ratio_estimator`` once on the representations of the
+    """Fit a clone of ``ratio_estimator`` (seeded from torch's generator when
+    its ``random_state`` is None) once on the representations of the
     whole training set against those of the whole test-distribution sample,
     with the network as it is; return it (``weights_`` in training order).
 
@@ -61,4 +61,4 @@ def fit_static_weights(net, dataset_train, ratio_estimator):
     finally:
         net.module_.train(was_training)
     Z_tr, Z_val = to_numpy(torch.cat(Z_tr)), to_numpy(torch.cat(Z_val))
-    return clone(ratio_estimator).fit(np.asarray(Z_tr), np.asarray(Z_val))
+    return seeded_clone(net, ratio_estimator).fit(np.asarray(Z_tr), np.asarray(Z_val))
