@@ -147,4 +147,3 @@ def test_a_support_estimator_without_a_seed_is_reproduced_by_torch_manual_seed(d
     np.testing.assert_array_equal(a.in_support_, b.in_support_)
     assert a.support_estimator_.random_state == b.support_estimator_.random_state
     assert a.support_estimator.random_state is None
-

@@ -214,4 +214,3 @@ def seeded_clone(net, estimator):
     if "random_state" in est.get_params(deep=False) and est.random_state is None:
         est.set_params(random_state=net._estimator_seed())
     return est
-
