@@ -19,7 +19,6 @@
 """
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -208,9 +207,7 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
     """
     # DataFrames are matched by position below: their names must agree first,
     # as every ratio estimator's fit requires
-    names = getattr(X_train, "columns", None)
-    _check_test_columns(SimpleNamespace(
-        feature_names_in_=None if names is None else np.asarray(names, dtype=object)), X_test)
+    _check_test_columns(getattr(X_train, "columns", None), X_test)
     X_train = _check_sample(X_train, "X_train", 25)
     X_test = _check_sample(X_test, "X_test", 5)
     if X_train.shape[1] != X_test.shape[1]:

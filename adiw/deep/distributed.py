@@ -288,18 +288,20 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
         if self.test_sample_ is not None:
             self.test_sample_.generator.manual_seed(self.rank_)
         if self.world_size_ > 1:
-            # the sharding seed: rank 0's (on the net's device: NCCL has no CPU tensors)
-            seed = torch.randint(2 ** 31 - 1, (1,)).to(self.device)
-            dist.broadcast(seed, src=0)
-            self._shard_seed = int(seed)
+            self._shard_seed = self._rank0(int(torch.randint(2 ** 31 - 1, (1,))))
         return out
 
     def _estimator_seed(self):
-        # rank 0's: every rank must fit the same static weights and split
-        seed = torch.tensor([super()._estimator_seed()], device=self.device)
+        # every rank must fit the same static weights and support split
+        return self._rank0(super()._estimator_seed())
+
+    def _rank0(self, value):
+        """``value`` as rank 0 has it (sent from the net's device: NCCL has
+        no CPU tensors)."""
+        tensor = torch.tensor([value], device=self.device)
         if self.world_size_ > 1:
-            dist.broadcast(seed, src=0)
-        return int(seed)
+            dist.broadcast(tensor, src=0)
+        return int(tensor)
 
     def _shard_batches(self, dataset, batch_size):
         if self.world_size_ == 1:

@@ -53,12 +53,13 @@ def _n_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
-def _check_test_columns(estimator, y):
-    """A DataFrame X_test must have X_train's columns in X_train's order."""
-    names = getattr(estimator, "feature_names_in_", None)
+def _check_test_columns(names, y):
+    """A DataFrame X_test must have X_train's columns (``names``; None when
+    X_train had none) in X_train's order."""
     columns = getattr(y, "columns", None)
     if columns is None:
         return
+    names = None if names is None else np.asarray(names, dtype=object)
     columns = np.asarray(columns, dtype=object)
     if names is None or len(columns) != len(names) or np.any(columns != names):
         raise ValueError(
@@ -89,7 +90,7 @@ def split_domains(estimator, X, y, *, reset, require_both=True):
         _check_domain_column(X, y)
         X_tr = validate_data(estimator, X, reset=reset, ensure_min_samples=2,
                              dtype=np.float64)
-        _check_test_columns(estimator, y)
+        _check_test_columns(getattr(estimator, "feature_names_in_", None), y)
         X_te = check_array(y, ensure_min_samples=2, dtype=np.float64,
                            input_name="X_test")
         if X_te.shape[1] != X_tr.shape[1]:
