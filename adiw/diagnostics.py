@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from .estimators._base import _check_test_columns
+from .estimators._base import _check_test_columns, fit_two_samples
 
 #: Thresholds of the verdict (documented in the report's docstring).
 NO_SHIFT_MARGIN = 0.03
@@ -228,7 +228,8 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
     if weights is None:
         from .estimators import ULSIFRatio
 
-        weights = ULSIFRatio(random_state=rng.randint(2**31 - 1)).fit(X_train, X_test).weights_
+        uLSIF = ULSIFRatio(random_state=rng.randint(2**31 - 1))
+        weights = fit_two_samples(uLSIF, X_train, X_test).weights_
     w = _check_weights(weights, len(X_train))
     w = w / w.mean()
     top = max(1, int(np.ceil(0.01 * len(w))))

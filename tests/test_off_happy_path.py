@@ -14,8 +14,8 @@ from adiw._core.objectives import QuadraticObjective
 from adiw._core.solver import fista
 from adiw.datasets import make_gaussian_shift
 from adiw.estimators import (
-    ClassifierRatio, KLIEPRatio, KMMRatio, NearestNeighborRatio, RuLSIFRatio,
-    WassersteinRatio,
+    ClassifierRatio, ImportanceWeightedEstimator, KLIEPRatio, KMMRatio, NearestNeighborRatio,
+    RuLSIFRatio, ULSIFRatio, WassersteinRatio,
 )
 from conftest import gaussian_shift, nmse
 from test_estimators import ALL
@@ -130,6 +130,30 @@ def test_a_domain_column_is_not_taken_as_x_test():
         KMMRatio().fit(X, column)
     # the same vector 1-D is a domain
     KMMRatio().fit(X, column.ravel())
+
+
+def test_a_test_sample_of_one_binary_feature_reaches_callers_that_hold_two_samples():
+    # As long as X_train, it reads like a domain column: fit refuses it and
+    # names the pooled call. ImportanceWeightedEstimator and shift_report hold
+    # two samples by construction, so they fit it, as the pooled call does.
+    from sklearn.linear_model import LogisticRegression
+
+    from adiw.diagnostics import shift_report
+
+    r = np.random.default_rng(0)
+    X_tr = (r.random((300, 1)) < 0.3).astype(float)
+    X_te = (r.random((300, 1)) < 0.7).astype(float)
+    with pytest.raises(ValueError, match=r"pool the two samples"):
+        ULSIFRatio(random_state=0).fit(X_tr, X_te)
+    pooled = ULSIFRatio(random_state=0).fit(np.vstack([X_tr, X_te]), np.r_[np.zeros(300),
+                                                                           np.ones(300)])
+    iw = ImportanceWeightedEstimator(ULSIFRatio(random_state=0), LogisticRegression(),
+                                     weight_power=1.0)
+    iw.fit(X_tr, (X_tr[:, 0] > 0).astype(int), X_test=X_te)
+    np.testing.assert_allclose(iw.weights_, pooled.weights_)
+    # the true ratio is 0.7 / 0.3 at 1 and 0.3 / 0.7 at 0
+    assert iw.weights_[X_tr[:, 0] == 1].mean() > 1 > iw.weights_[X_tr[:, 0] == 0].mean()
+    assert shift_report(X_tr, X_te, random_state=0).verdict != "no shift"
 
 
 def test_dataframe_columns_must_match():

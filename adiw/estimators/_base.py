@@ -1,9 +1,11 @@
 """Base class and input handling shared by every ratio estimator."""
 
+import contextvars
 import math
 import sys
 import warnings
 from abc import abstractmethod
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -37,15 +39,44 @@ def _domain_error(msg):
     )
 
 
+#: Set by ``fit_two_samples``: its caller holds two samples by construction.
+_TWO_SAMPLES = contextvars.ContextVar("adiw_two_samples", default=False)
+
+
+@contextmanager
+def _as_two_samples():
+    token = _TWO_SAMPLES.set(True)
+    try:
+        yield
+    finally:
+        _TWO_SAMPLES.reset(token)
+
+
+def fit_two_samples(estimator, X_train, X_test):
+    """``estimator.fit(X_train, X_test)`` for a caller that holds two samples
+    by construction (a shift report, a static fit, ``ImportanceWeightedEstimator``):
+    a test sample of one 0/1 feature, as long as ``X_train``, is then a test
+    sample, not the domain column ``fit`` would otherwise refuse it as."""
+    with _as_two_samples():
+        return estimator.fit(X_train, X_test)
+
+
 def _check_domain_column(X, y):
     """An (N, 1) column as long as X that holds two values looks like a
     domain vector given as a column; taking it as X_test would be wrong."""
+    if _TWO_SAMPLES.get():
+        return
     col = np.asarray(y)
     if col.ndim == 2 and col.shape[1] == 1 and col.shape[0] == _n_rows(X) \
             and col.dtype.kind in "biuf" and set(np.unique(col)) <= {0, 1}:
+        # With one feature in X it may also be a test sample of one binary
+        # feature; pooling is the call that cannot be misread.
+        one_feature = np.ndim(X) == 2 and np.shape(X)[1] == 1
         raise _domain_error(
             f"y has shape {col.shape} and holds only 0 and 1: it looks like a domain"
             " column. Pass it 1-D (y.ravel()) to mark the domain of each row of X."
+            + (" If it is a test sample of one 0/1 feature, pool the two samples:"
+               " fit(np.vstack([X_train, X_test]), domain)." if one_feature else "")
         )
 
 

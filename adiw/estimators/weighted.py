@@ -15,6 +15,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_method_params, _check_sample_weight, check_is_fitted
 
 from ..utils import unwrap_fit_sample
+from ._base import fit_two_samples
 
 
 #: The candidates of ``weight_power="auto"``: unweighted, flattened, and plain
@@ -148,7 +149,7 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         else:
             routed = Bunch(estimator=Bunch(fit=fit_params))
         powers = _candidate_powers(self.weight_power)
-        self.ratio_estimator_ = clone(self.ratio_estimator).fit(X, X_test)
+        self.ratio_estimator_ = fit_two_samples(clone(self.ratio_estimator), X, X_test)
         ratio = self.ratio_estimator_.weights_
         _check_power_overflow(ratio, powers[-1])
         inner = dict(routed.estimator.fit)

@@ -6,6 +6,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ..._core.backend import to_numpy
+from ...estimators._base import fit_two_samples
 from ..checks import check_power_range
 from .base import Weighting, net_losses, seeded_clone
 
@@ -61,4 +62,5 @@ def fit_static_weights(net, dataset_train, ratio_estimator):
     finally:
         net.module_.train(was_training)
     Z_tr, Z_val = to_numpy(torch.cat(Z_tr)), to_numpy(torch.cat(Z_val))
-    return seeded_clone(net, ratio_estimator).fit(np.asarray(Z_tr), np.asarray(Z_val))
+    return fit_two_samples(seeded_clone(net, ratio_estimator), np.asarray(Z_tr),
+                           np.asarray(Z_val))
