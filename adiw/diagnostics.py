@@ -38,9 +38,19 @@ MIN_ESS = 0.05
 
 
 def kish_ess(weights):
-    """Kish's effective sample size as a fraction of n: (sum w)^2 / (n sum w^2)."""
-    w = np.asarray(weights, dtype=np.float64)
-    return float(w.sum() ** 2 / (len(w) * np.sum(w * w))) if np.any(w > 0) else 0.0
+    """Kish's effective sample size as a fraction of n: (sum w)^2 / (n sum w^2).
+
+    Parameters
+    ----------
+    weights : array-like of shape (n,), finite, non-negative, not all 0
+
+    Returns
+    -------
+    float in (0, 1]
+    """
+    w = _check_weights(weights)
+    w = w / w.max()             # no overflow of the squares for huge weights
+    return float(w.sum() ** 2 / (len(w) * np.sum(w * w)))
 
 
 def pareto_k_hat(weights):
@@ -55,13 +65,13 @@ def pareto_k_hat(weights):
 
     Parameters
     ----------
-    weights : array-like of shape (n,), non-negative
+    weights : array-like of shape (n,), finite, non-negative, not all 0
 
     Returns
     -------
     float
     """
-    w = np.sort(np.asarray(weights, dtype=np.float64))
+    w = np.sort(_check_weights(weights))
     n = len(w)
     M = int(min(n / 5, 3 * np.sqrt(n)))
     if M < 5:
@@ -252,11 +262,17 @@ def _check_sample(X, name, min_rows):
     return X
 
 
-def _check_weights(weights, n):
+def _check_weights(weights, n=None):
+    """A float64 copy of ``weights``, or a ValueError: NaN or a negative
+    weight would make every figure of the report silently wrong."""
     w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError(f"weights must be {n} finite non-negative numbers, one per"
-                         " training row.")
+    if w.ndim != 1 or len(w) == 0 or (n is not None and len(w) != n) \
+            or not np.all(np.isfinite(w)) or np.any(w < 0):
+        what = (f"{n} finite non-negative numbers, one per training row" if n is not None
+                else "a non-empty 1-D array of finite non-negative numbers")
+        raise ValueError(f"weights must be {what}; got shape {w.shape}"
+                         f" with {int(np.sum(~np.isfinite(w)))} non-finite and"
+                         f" {int(np.sum(w < 0))} negative entries.")
     if not w.sum() > 0:
         raise ValueError("weights are all 0: there is no weighted training sample to"
                          " diagnose.")

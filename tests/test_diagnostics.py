@@ -58,6 +58,20 @@ def test_ess_matches_its_formula():
     w = np.random.default_rng(3).exponential(size=500)
     assert kish_ess(w) == pytest.approx(w.sum() ** 2 / (500 * (w ** 2).sum()))
     assert kish_ess(np.ones(10)) == 1.0 and kish_ess(np.r_[1.0, np.zeros(9)]) == 0.1
+    assert kish_ess(np.r_[1e300, 1e300, 0.0, 0.0]) == 0.5        # no overflow
+
+
+@pytest.mark.parametrize("w, message", [
+    (np.r_[np.ones(99), np.nan], "1 non-finite"), (np.r_[np.ones(99), -1.0], "1 negative"),
+    (np.zeros(100), "all 0"), (np.ones((10, 10)), r"shape \(10, 10\)"),
+    (np.array([]), "non-empty"),
+])
+@pytest.mark.parametrize("diagnostic", [kish_ess, pareto_k_hat])
+def test_the_weight_diagnostics_refuse_weights_that_are_not_weights(diagnostic, w, message):
+    # NaN compared as False and a negative weight shrank the sums: both gave
+    # a number (an ESS of nan or 0, a k-hat of 0) that looked like a reading
+    with pytest.raises(ValueError, match=message):
+        diagnostic(w)
 
 
 @pytest.mark.parametrize("kwargs, message", [
