@@ -236,6 +236,23 @@ def test_fit_temperature_recovers_a_known_overconfidence():
         fit_temperature(FixedLogits(W).fit(), X, np.c_[y, y])
 
 
+def test_fit_temperature_warns_when_it_stops_at_a_bound():
+    # Every label on the argmax: the likelihood improves as T -> 0 without
+    # end; the bound comes back with a ConvergenceWarning, not as an optimum.
+    # Labels independent of the logits: it improves as T -> inf.
+    r = np.random.default_rng(0)
+    X, W = r.normal(size=(2000, 3)), r.normal(size=(3, 4))
+    model = FixedLogits(W).fit()
+    with pytest.warns(ConvergenceWarning, match="bound T = 0.05"):
+        assert fit_temperature(model, X, (X @ W).argmax(1)) == pytest.approx(0.05, rel=1e-2)
+    with pytest.warns(ConvergenceWarning, match="bound T = 20"):
+        assert fit_temperature(model, X, r.integers(0, 4, len(X))) == pytest.approx(20, rel=1e-2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = softmax(X @ W, axis=1)
+        fit_temperature(model, X, (p.cumsum(1) > r.random((len(X), 1))).argmax(1))
+
+
 class Unsorted(FixedLogits):
     def fit(self, X=None, y=None):
         self.classes_ = np.array([3, 1, 2, 0])

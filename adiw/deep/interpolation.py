@@ -9,11 +9,13 @@ where ``lambda`` grows with the tuned model's confidence relative to the base
 model's, measured by prediction entropy. No training, no labels.
 """
 
+import warnings
 from numbers import Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -28,6 +30,8 @@ MODES = ("weights", "outputs")
 # chunk at this many parameter values (128 MiB in float32).
 CHUNK_ELEMENTS = 2 ** 25
 TINY = 1e-12
+#: Where fit_temperature searches.
+TEMPERATURE_RANGE = (0.05, 20.0)
 
 
 def _unwrap(model):
@@ -73,7 +77,8 @@ def fit_temperature(model, X, y):
     Returns
     -------
     float
-        The temperature, in [0.05, 20].
+        The temperature, in ``TEMPERATURE_RANGE`` = [0.05, 20]; at a bound,
+        with a ``ConvergenceWarning``.
     """
     from scipy.optimize import minimize_scalar
 
@@ -98,8 +103,20 @@ def fit_temperature(model, X, y):
         z -= z.max(1, keepdims=True)
         return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(len(z)), column]))
 
-    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20)),
-                                        method="bounded").x))
+    low, high = TEMPERATURE_RANGE
+    t = float(np.exp(minimize_scalar(nll, bounds=(np.log(low), np.log(high)),
+                                     method="bounded").x))
+    # the bounded search ends near a bound when the likelihood still falls
+    # beyond it: the returned temperature is the bound, not the optimum
+    for bound, why in ((low, "every label is predicted right and sharper is always better"),
+                       (high, "the predictions are no better than chance")):
+        if abs(np.log(t / bound)) < 1e-3:
+            warnings.warn(f"fit_temperature stopped at the bound T = {bound:g} of its"
+                          f" search range {TEMPERATURE_RANGE}: the likelihood keeps"
+                          f" improving past it (typically: {why} on this data). Check"
+                          " it on more, or held-out, data.", ConvergenceWarning,
+                          stacklevel=2)
+    return t
 
 
 def _input_width(module):
