@@ -62,6 +62,14 @@ def test_non_finite_data_fail_before_training(digits):
         fit_untrained(digits, X_val=X_val)
 
 
+def test_x_val_with_other_features_fails_before_training_naming_it(digits):
+    # it surfaced as "mat1 and mat2 shapes cannot be multiplied" inside forward
+    with pytest.raises(ValueError, match=r"X_val's rows have shape \(40,\) but X's have \(64,\)"):
+        fit_untrained(digits, X_val=digits.X_val[:, :40])
+    with pytest.raises(ValueError, match="X_val's rows"):
+        fit_untrained(digits, X_val=torch.as_tensor(digits.X_val)[:, None, :])
+
+
 def test_labels_are_checked(digits):
     y_val = digits.y_val.copy()
     y_val[0] = 12

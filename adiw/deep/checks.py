@@ -112,6 +112,18 @@ def check_finite(X, name):
         raise ValueError(f"{name} contains NaN or infinity.")
 
 
+def check_same_rows(X, X_val):
+    """X_val's rows must have X's shape: the module meets both, and a width
+    mismatch otherwise surfaces as a matrix-product error inside forward."""
+    shape, shape_val = getattr(X, "shape", None), getattr(X_val, "shape", None)
+    if shape is None or shape_val is None or len(shape) < 2:
+        return                      # dicts, Datasets, 1-D inputs: the module decides
+    if tuple(shape[1:]) != tuple(shape_val[1:]):
+        raise ValueError(f"X_val's rows have shape {tuple(shape_val[1:])} but X's have"
+                         f" {tuple(shape[1:])}: the test-distribution sample needs X's"
+                         " features.")
+
+
 def as_array(X, name):
     """``X_val`` as an array: DataFrames are converted; dicts and Datasets
     are refused (the test-distribution sample is indexed per batch)."""

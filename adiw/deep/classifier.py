@@ -10,7 +10,8 @@ from skorch.dataset import unpack_data
 from torch.utils.data import DataLoader, Subset
 
 from ..utils import unwrap_fit_sample
-from .checks import check_device, check_finite, check_labels, check_options, check_output_covers
+from .checks import (check_device, check_finite, check_labels, check_options,
+                     check_output_covers, check_same_rows)
 from .epoch_stats import WeightStats
 from .positions import recorded_loader
 from .representations import OutputCapture, resolve_representation
@@ -442,6 +443,8 @@ class DynamicIWClassifier(NeuralNetClassifier):
             raise ValueError(
                 f'sample_weight fixes the weights; it needs solver="none", not'
                 f" solver={self.solver!r}, which learns them.")
+        if X_val is not None:
+            check_same_rows(X, X_val)
         first = next((p for p in self.module_.parameters() if p.is_floating_point()), None)
         self.test_sample_ = None if X_val is None else TestSample(
             X_val, y_val, self.val_holdout, self.device,
