@@ -3,6 +3,7 @@ training, and the net pickles, copies and checkpoints (issue 9)."""
 
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -181,9 +182,16 @@ def test_fits_that_do_nothing_warn(digits):
         with pytest.warns(UserWarning, match="Every sample_weight is 0"):
             net.fit(digits.X_train, digits.y_train, sample_weight=w)
     for solver in ("adiw", "static"):
+        net = make_net(solver=solver, warmup_epochs=2, max_epochs=2)
         with pytest.warns(UserWarning, match="never weights anything"):
-            make_net(solver=solver, warmup_epochs=2, max_epochs=2).fit(
-                digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+            net.fit(digits.X_train, digits.y_train, X_val=digits.X_val, y_val=digits.y_val)
+        # a partial_fit goes on to epochs 3 and 4, past the warm-up: weighted
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            net.partial_fit(digits.X_train, digits.y_train, X_val=digits.X_val,
+                            y_val=digits.y_val)
+        w = net.sample_weights()
+        assert not np.allclose(w, w[0])
 
 
 class MeanOnly(torch.nn.Module):

@@ -65,12 +65,16 @@ class Weighting:
             store.weights = torch.ones(n, device=net.device)
 
     def warn_if_never_weighted(self, net):
-        """A warm-up as long as training means no epoch is ever weighted."""
-        if net.warmup_epochs >= net.max_epochs:
+        """A warm-up as long as training means no epoch is ever weighted.
+        Epochs count on over ``partial_fit`` calls (this one runs epochs
+        ``done + 1 .. done + max_epochs``), as ``updates_now`` counts them."""
+        done = len(net.history)
+        if net.warmup_epochs >= done + net.max_epochs:
             warnings.warn(
-                f"warmup_epochs={net.warmup_epochs} >= max_epochs={net.max_epochs}: solver="
-                f"{net.solver!r} never weights anything in this fit, which is plain ERM."
-                " Lower warmup_epochs or raise max_epochs.", UserWarning, stacklevel=5)
+                f"warmup_epochs={net.warmup_epochs} >= the {done} epochs trained before"
+                f" + max_epochs={net.max_epochs}: solver={net.solver!r} never weights"
+                " anything in this fit, which is plain ERM. Lower warmup_epochs or raise"
+                " max_epochs.", UserWarning, stacklevel=5)
 
     def begin_epoch(self, net, dataset_train):
         """Called at the start of every epoch."""
