@@ -123,10 +123,38 @@ def sample_class_prior(y, priors, n=None, *, random_state=None):
 
     Takes as many points as the scarcest class allows (or ``n``), without
     replacement.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Integer labels 0..K-1.
+    priors : array-like of shape (K,)
+        Non-negative class proportions, normalised to sum to 1; every label
+        of ``y`` needs one, and every class with a positive prior a sample.
+    n : int or None, default=None
+        The subsample's size, at most what the scarcest class allows.
+    random_state : int, RandomState or None, default=None
+
+    Returns
+    -------
+    ndarray of int
+        Sorted indices into ``y``.
     """
     y = np.asarray(y)
-    priors = np.asarray(priors, float) / np.sum(priors)
+    priors = np.asarray(priors, dtype=float)
+    if priors.ndim != 1 or len(priors) == 0 or not np.all(np.isfinite(priors)) \
+            or np.any(priors < 0) or not priors.sum() > 0:
+        raise ValueError("priors must be a non-empty 1-D array of finite non-negative"
+                         f" numbers, not all 0; got {priors.tolist()[:10]}.")
+    _check_flip_labels(y, len(priors))
+    priors = priors / priors.sum()
     counts = np.bincount(y, minlength=len(priors))
+    empty = np.flatnonzero((priors > 0) & (counts == 0))
+    if len(empty):
+        raise ValueError(f"class {int(empty[0])} has prior {priors[empty[0]]:.3g} but no"
+                         " sample in y.")
+    if n is not None and not (isinstance(n, (int, np.integer)) and n >= 1):
+        raise ValueError(f"n must be an integer >= 1 or None, got {n!r}.")
     max_n = np.min(counts[priors > 0] / priors[priors > 0])
     n = int(max_n if n is None else min(n, max_n))
     rng = check_random_state(random_state)
@@ -193,7 +221,13 @@ def load_digits_shift(*, noise="pair", noise_rate=0.4, imbalance=5.0,
     n_test_pool = int(test_fraction * len(y))
     test_pool, train_pool = order[:n_test_pool], order[n_test_pool:]
     priors = np.linspace(1.0, 1.0 / imbalance, K)
-    train_idx = train_pool[sample_class_prior(y[train_pool], priors, random_state=rng)]
+    # the pool, then the prior-shaped sample of it, must hold every class
+    train_idx = train_pool if np.bincount(y[train_pool], minlength=K).min() == 0 else \
+        train_pool[sample_class_prior(y[train_pool], priors, random_state=rng)]
+    if np.bincount(y[train_idx], minlength=K).min() == 0:
+        raise ValueError(f"test_fraction={test_fraction} leaves {len(train_pool)} rows in"
+                         f" the training pool: under imbalance={imbalance} the training"
+                         " sample misses a class. Lower test_fraction.")
     fewest = min(np.sum(y[test_pool] == c) for c in range(K))
     if n_val_per_class >= fewest:
         raise ValueError(

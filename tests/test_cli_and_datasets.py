@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from adiw import cli
-from adiw.datasets import load_digits_shift, make_gaussian_shift, pair_flip
+from adiw.datasets import load_digits_shift, make_gaussian_shift, pair_flip, sample_class_prior
 
 
 @pytest.fixture
@@ -66,12 +66,37 @@ def test_gaussian_shift_rejects_degenerate_arguments(kwargs, message):
     (dict(test_fraction=1.0), "test_fraction"), (dict(test_fraction=0.0), "test_fraction"),
     (dict(imbalance=0.5), "imbalance"), (dict(n_val_per_class=0), "n_val_per_class"),
     (dict(n_val_per_class=500), "leaves no test sample"), (dict(noise_rate=1.0), "noise rate"),
+    # 18 training rows: it returned an empty training set
+    (dict(test_fraction=0.99, n_val_per_class=1), "misses a class"),
 ])
 def test_digits_shift_rejects_degenerate_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_digits_shift(**kwargs)
     with pytest.raises(ValueError, match="noise rate"):
         pair_flip(np.zeros(5, int), np.nan)
+
+
+def test_sample_class_prior_draws_the_proportions_asked_for():
+    y = np.repeat(np.arange(3), [100, 50, 30])
+    idx = sample_class_prior(y, [3, 2, 1], random_state=0)
+    assert len(np.unique(idx)) == len(idx)
+    # class 1's 50 rows bound the size (50 / (1/3) = 150 rows), not class 2's (180)
+    np.testing.assert_array_equal(np.bincount(y[idx]), [75, 50, 25])
+    np.testing.assert_array_equal(np.bincount(y[sample_class_prior(y, [1, 0, 1], n=40,
+                                                                   random_state=0)]),
+                                  [20, 0, 20])
+
+
+@pytest.mark.parametrize("priors, message", [
+    ([1.5, -0.5, 1.0], "non-negative"), ([0.0, 0.0, 0.0], "not all 0"),
+    ([np.nan, 1, 1], "finite"), ([[1, 1, 1]], "1-D"),
+    ([1, 1], "lie in 0..1"),                  # a label without a prior
+    ([1, 1, 1, 1], "class 3 has prior 0.25 but no sample"),   # it returned no rows
+])
+def test_sample_class_prior_refuses_priors_it_cannot_draw(priors, message):
+    y = np.repeat(np.arange(3), 20)
+    with pytest.raises(ValueError, match=message):
+        sample_class_prior(y, priors)
 
 
 def test_train_input_noise_shifts_only_the_training_inputs():
