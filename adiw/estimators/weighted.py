@@ -60,7 +60,13 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         less variance, so a near-tie goes to them). So where weighting does
         not help the downstream model, as on a shift it is well specified
         for, the fit is about the unweighted one. ``weight_power=1.0`` is
-        plain importance weighting, with one fit of ``estimator``.
+        plain importance weighting, with one fit of ``estimator``. Power 0
+        passes ``sample_weight`` all ones, so that every candidate goes
+        through one code path: for most estimators that is the unweighted
+        fit exactly; scikit-learn's random forests then draw their bootstrap
+        with ``choice(p=w / w.sum())`` instead of ``randint``, the same
+        distribution from another stream, so the forest differs from
+        ``fit(X, y)`` as another seed would.
     cv : int or cross-validation splitter, default=5
         The IWCV folds when ``weight_power`` has several candidates
         (stratified for a classifier, as in ``check_cv``).
