@@ -81,6 +81,23 @@ def test_non_finite_hyperparameters_and_data_fail_fast():
     with pytest.raises(ValueError, match="float32.*dtype='float64'"):
         KMMRatio().fit(X_tr * 1e25, X_te * 1e25)
     assert time.perf_counter() - start < 5          # used to spin 110 s and 370 s
+
+
+def test_data_too_small_for_the_dtype_are_named_and_float64_recovers_the_weights():
+    # (1e-25)^2 is below float32's smallest normal: every distance was 0 and
+    # KMM's solver failed with "initial step is 0.0"
+    X_tr, X_te, _ = gaussian_shift(200, 2)
+    with pytest.raises(ValueError, match="underflow torch.float32.*dtype='float64'"):
+        KMMRatio().fit(X_tr * 1e-25, X_te * 1e-25)
+    # the median-heuristic width follows the scale: the same weights
+    small = KMMRatio(dtype="float64").fit(X_tr * 1e-25, X_te * 1e-25).weights_
+    np.testing.assert_allclose(small, KMMRatio(dtype="float64").fit(X_tr, X_te).weights_,
+                               rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="underflow torch.float64"):
+        KLIEPRatio().fit(X_tr * 1e-160, X_te * 1e-160)
+    # identical points have no spread at all: uniform weights, no error
+    same = np.ones((30, 2))
+    np.testing.assert_allclose(KMMRatio().fit(same, same).weights_, 1.0, rtol=1e-6)
     obj = QuadraticObjective(torch.eye(2, dtype=torch.float64),
                              torch.tensor([np.nan, 1.0], dtype=torch.float64))
     with pytest.raises(FloatingPointError, match="non-finite"):

@@ -235,6 +235,22 @@ def _check_range(Xc, dtype):
     return Xc
 
 
+def _check_not_vanishing(Xc, dtype):
+    """At fit: data whose whole spread squares below ``dtype``'s smallest
+    normal number have squared distances of 0 (float32 holds 1e-20 but not
+    its square), every kernel entry 1 and no shift to see; a ValueError
+    says so instead of a solver's failure or uniform weights. (At predict
+    time points at the mean are legitimate, so this is not checked there.)"""
+    spread = float(np.abs(Xc).max()) if Xc.size else 0.0
+    if 0 < spread and spread * spread < torch.finfo(dtype).tiny:
+        raise ValueError(
+            f"The data span only {spread:.3g} around their mean; their squared"
+            f" distances underflow {dtype} (smallest normal"
+            f" {torch.finfo(dtype).tiny:.3g}). Rescale the data (e.g. StandardScaler)"
+            + (" or use dtype='float64'." if dtype == torch.float32 else ".")
+        )
+
+
 def as_candidates(value, auto=None):
     """A float or a list of floats -> tuple of candidates; ``"auto"`` ->
     ``auto`` (a float or a tuple) when given."""
@@ -330,8 +346,10 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         # spread rather than at its distance from the origin.
         pooled = np.vstack([X_tr, X_te])
         self._center = pooled.mean(0)
-        _check_range(pooled - self._center,
-                     resolve_dtype(getattr(self, "dtype", "float64")))
+        dtype = resolve_dtype(getattr(self, "dtype", "float64"))
+        centred = pooled - self._center
+        _check_range(centred, dtype)
+        _check_not_vanishing(centred, dtype)
         self._test_share = X_te.shape[0] / (X_tr.shape[0] + X_te.shape[0])
         self._fit(X_tr, X_te)
         self.weights_ = check_weights(self.weights_)
