@@ -192,3 +192,22 @@ def test_held_out_test_score_ranks_a_grid_like_test_accuracy(digits):
     # the folds of the training data themselves would rank the wrong thing
     with pytest.raises(ValueError, match="val_holdout > 0"):
         HeldOutTestScore()(fit(make_net(max_epochs=1, val_holdout=0.0), digits))
+
+
+def test_the_best_epoch_skips_epochs_that_diverged():
+    # a checkpoint never keeps a NaN epoch; np.max returned NaN for the run
+    from skorch.history import History
+
+    class Fitted:
+        history = History()
+
+    for value in (0.5, 0.7, float("nan")):
+        Fitted.history.new_epoch()
+        Fitted.history.record("valid_acc", value)
+        Fitted.history.record("valid_loss", 1 - value)
+    assert HeldOutTestScore(epoch="best")(Fitted) == 0.7
+    assert HeldOutTestScore(key="valid_loss", epoch="best")(Fitted) == pytest.approx(-0.3)
+    assert np.isnan(HeldOutTestScore()(Fitted))          # the last epoch is the last
+    for row in Fitted.history:
+        row["valid_acc"] = float("nan")
+    assert np.isnan(HeldOutTestScore(epoch="best")(Fitted))

@@ -22,7 +22,8 @@ class HeldOutTestScore:
         greater is better).
     epoch : {"last", "best"}, default="last"
         The last epoch's value, or the best over epochs (as early stopping
-        with a checkpoint would keep).
+        with a checkpoint would keep: epochs whose value is NaN, a diverged
+        net's, are never the best; NaN only when every epoch is).
 
     Examples
     --------
@@ -45,7 +46,11 @@ class HeldOutTestScore:
                 " so that part of the test-distribution sample is held out and scored.")
         sign = -1.0 if self.key.endswith("loss") else 1.0
         values = sign * np.asarray(history[:, self.key], dtype=float)
-        return float(values[-1] if self.epoch == "last" else values.max())
+        if self.epoch == "last":
+            return float(values[-1])
+        finite = values[~np.isnan(values)]
+        # np.max would let one NaN epoch hide every good one
+        return float(finite.max()) if finite.size else float("nan")
 
     def __repr__(self):
         return f"HeldOutTestScore(key={self.key!r}, epoch={self.epoch!r})"
