@@ -71,9 +71,14 @@ def run(method, *, seed=0, epochs=40, model="mlp", batch_size=64, lr=0.05,
     sample (``val_holdout=0``): every method sees the same clean data, and
     accuracy is measured on the separate test set.
     """
+    known = {**METHODS, **EXTRA_METHODS}
+    if method not in known:
+        raise ValueError(f"method must be one of {sorted(known)}; got {method!r}.")
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}; got {model!r}.")
     data = load_digits_shift(random_state=seed) if data is None else data
     torch.manual_seed(seed)
-    kwargs = dict({**METHODS, **EXTRA_METHODS}[method])
+    kwargs = dict(known[method])
     kwargs.update(options)
     net_class = kwargs.pop("net_class", DynamicIWClassifier)
     callbacks = [TestAccuracy(data.X_test, data.y_test)] if track_test else []

@@ -136,3 +136,13 @@ def test_colour_digits_put_training_in_one_channel_and_spread_the_test():
         load_colour_digits_shift(test_channels=4)
     with pytest.raises(ValueError, match="n_val_per_class"):
         load_colour_digits_shift(n_val_per_class=500)
+
+
+def test_experiment_run_names_the_methods_and_models_it_knows():
+    # a wrong name was a bare KeyError: 'adiw'
+    from adiw.experiment import METHODS, run
+
+    with pytest.raises(ValueError, match=r"method must be one of \[.*'erm'.*\]; got 'adiw'"):
+        run("adiw")
+    with pytest.raises(ValueError, match=r"model must be one of \['lenet', 'mlp'\]"):
+        run(next(iter(METHODS)), model="resnet")
