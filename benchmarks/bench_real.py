@@ -74,10 +74,12 @@ METHODS = {
 FINETUNE_EPOCHS = 50
 
 
-def run(method, data, seed, epochs, device):
+def run(method, data, seed, epochs, device, module=MLP):
+    """(test accuracy, GIW's alpha or NaN) of one method; ``module`` takes
+    ``n_features`` and names its representation layer ``hidden``."""
     torch.manual_seed(seed)
     if method in ("pretrain_finetune", "adiw_finetune"):
-        net = DynamicIWClassifier(MLP, max_epochs=epochs, device=device,
+        net = DynamicIWClassifier(module, max_epochs=epochs, device=device,
                                   module__n_features=data.X_train.shape[1], **COMMON)
         if method == "pretrain_finetune":
             net.set_params(solver="none").fit(data.X_train, data.y_train)
@@ -90,13 +92,13 @@ def run(method, data, seed, epochs, device):
     elif method == "val_only":
         steps = epochs * math.ceil(len(data.y_train) / BATCH)
         per_epoch = math.ceil(len(data.y_val) / BATCH)
-        net = DynamicIWClassifier(MLP, solver="none", max_epochs=math.ceil(steps / per_epoch),
+        net = DynamicIWClassifier(module, solver="none", max_epochs=math.ceil(steps / per_epoch),
                                   device=device, module__n_features=data.X_train.shape[1],
                                   **COMMON)
         net.fit(data.X_val, data.y_val)
     else:
         extra = dict(warmup_epochs=max(1, epochs // 4)) if method.startswith("giw") else {}
-        net = DynamicIWClassifier(MLP, max_epochs=epochs, device=device,
+        net = DynamicIWClassifier(module, max_epochs=epochs, device=device,
                                   module__n_features=data.X_train.shape[1],
                                   **COMMON, **METHODS[method], **extra)
         net.fit(data.X_train, data.y_train, X_val=data.X_val, y_val=data.y_val)

@@ -147,3 +147,27 @@ def test_a_support_estimator_without_a_seed_is_reproduced_by_torch_manual_seed(d
     np.testing.assert_array_equal(a.in_support_, b.in_support_)
     assert a.support_estimator_.random_state == b.support_estimator_.random_state
     assert a.support_estimator.random_state is None
+
+
+def test_the_channel_shared_model_of_the_colour_study_cannot_tell_the_channels_apart():
+    # bench_colour_channels.py rests on this: a digit's hidden layer is the
+    # same in every channel, so GIW's split there finds every digit inside
+    import os
+    import sys
+
+    bench = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+    sys.path.insert(0, bench)
+    try:
+        from bench_colour_channels import ChannelSharedMLP
+    finally:
+        sys.path.remove(bench)
+    from adiw.datasets import load_colour_digits_shift
+
+    d = load_colour_digits_shift(random_state=0)
+    net = ChannelSharedMLP().eval()
+    X = torch.as_tensor(d.X_test[:20])
+    moved = X.reshape(20, 3, 64).roll(1, dims=1).reshape(20, 192)    # channel c -> c + 1
+    assert not torch.equal(X, moved)
+    torch.testing.assert_close(net(X), net(moved))
+    with pytest.raises(ValueError, match="not 3 equal channels"):
+        ChannelSharedMLP(n_features=100)
