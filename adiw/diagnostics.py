@@ -196,7 +196,8 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
     - **no detectable shift**: the domain AUC is within ``max(0.03, 2 sd)`` of 0.5;
     - **outside the support**: under 90 % of the test points lie inside the
       training support; weighting cannot reach the rest, so use
-      ``solver="giw"`` or labelled test data;
+      ``solver="giw"`` or labelled test data, or a model invariant to what
+      sets the samples apart (the support that matters is the model's);
     - **unreliable weights**: Pareto k-hat above 0.7 or ESS under 5 % of n;
       flatten them (``weight_power`` < 1), use ``RuLSIFRatio``, or get more data;
     - otherwise **covariate shift within the support**: importance weighting
@@ -287,7 +288,9 @@ def _verdict(r):
         return "outside support", (
             f"{1 - r.coverage:.0%} of the test points lie outside the training support;"
             " no weight can reach them. Use labelled test data there:"
-            ' DynamicIWClassifier(solver="giw"), or train on the labelled test sample.')
+            ' DynamicIWClassifier(solver="giw"), or train on the labelled test sample;'
+            " or a model invariant to what sets them apart (a layer shared by colour"
+            " channels brought colour digits inside the support).")
     if r.k_hat > K_HAT_LIMIT or r.ess < MIN_ESS:
         why = (f"Pareto k-hat {r.k_hat:.2f} > {K_HAT_LIMIT}" if r.k_hat > K_HAT_LIMIT
                else f"ESS {r.ess:.1%} of n")
