@@ -5,7 +5,6 @@ import math
 import sys
 import warnings
 from abc import abstractmethod
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -43,22 +42,16 @@ def _domain_error(msg):
 _TWO_SAMPLES = contextvars.ContextVar("adiw_two_samples", default=False)
 
 
-@contextmanager
-def _as_two_samples():
-    token = _TWO_SAMPLES.set(True)
-    try:
-        yield
-    finally:
-        _TWO_SAMPLES.reset(token)
-
-
 def fit_two_samples(estimator, X_train, X_test):
     """``estimator.fit(X_train, X_test)`` for a caller that holds two samples
     by construction (a shift report, a static fit, ``ImportanceWeightedEstimator``):
     a test sample of one 0/1 feature, as long as ``X_train``, is then a test
     sample, not the domain column ``fit`` would otherwise refuse it as."""
-    with _as_two_samples():
+    token = _TWO_SAMPLES.set(True)
+    try:
         return estimator.fit(X_train, X_test)
+    finally:
+        _TWO_SAMPLES.reset(token)
 
 
 def _check_domain_column(X, y):
