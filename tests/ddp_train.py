@@ -5,6 +5,7 @@ task and writes what each rank saw and holds to OUT/rank<r>.json.
 """
 
 import argparse
+import atexit
 import json
 import os
 
@@ -53,6 +54,11 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    # Registered before the net joins the group, so it runs after the net's
+    # own exit handler (atexit is last in, first out): is the group gone?
+    exit_file = os.path.join(args.out, f"exit{os.environ.get('RANK', '0')}.txt")
+    atexit.register(lambda: open(exit_file, "w").write(
+        str(torch.distributed.is_initialized())))
     data = load_digits_shift(random_state=0)
     record = Record()
     net = Net(MLP, ratio_estimator=KMMRatio(), max_epochs=args.epochs,

@@ -10,6 +10,7 @@ per step, which is what DDP computes; the module stays unwrapped, so
 ``save_params``, pickling and ``predict`` are those of one process.
 """
 
+import atexit
 import datetime
 import os
 
@@ -116,6 +117,17 @@ class DistributedWeightStats(WeightStats):
         return sums[0], int(sums[2]), sums[1], int(sums[3]), margin[0], sums[4]
 
 
+def _leave_process_group():
+    """At exit, destroy the process group the net created, while the
+    interpreter is still whole. Left to finalisation, gloo's worker threads
+    release tensors after Python is gone and abort the rank ("terminate
+    called without an active exception", SIGABRT; pytorch/pytorch#179291),
+    so torchrun reports a failure for a script that trained and saved fine.
+    A group the user made is the user's to destroy."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 class DistributedDynamicIWClassifier(DynamicIWClassifier):
     """``DynamicIWClassifier`` trained data-parallel on several processes.
 
@@ -166,6 +178,7 @@ class DistributedDynamicIWClassifier(DynamicIWClassifier):
             try:
                 dist.init_process_group("nccl" if cuda else "gloo",
                                         timeout=datetime.timedelta(seconds=timeout))
+                atexit.register(_leave_process_group)
             except (RuntimeError, ValueError) as e:
                 env = ", ".join(f"{k}={os.environ[k]}" for k in
                                 ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
