@@ -11,7 +11,7 @@ from adiw.deep import DynamicIWClassifier
 from adiw.models import MLP
 
 # Scripts run by tests in subprocesses, not test modules.
-collect_ignore = ["skorch_plugin.py", "ddp_train.py", "ddp_mismatch.py"]
+collect_ignore = ["skorch_plugin.py", "ddp_train.py", "ddp_mismatch.py", "ddp_exit.py"]
 
 
 @pytest.fixture

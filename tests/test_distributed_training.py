@@ -68,6 +68,14 @@ def test_the_process_group_the_net_made_is_destroyed_at_exit(runs):
     assert [(two / f"exit{r}.txt").read_text() for r in (0, 1)] == ["False", "False"]
 
 
+def test_the_exit_barrier_lets_go_of_a_rank_whose_peer_died(tmp_path):
+    # rank 1 leaves with os._exit (no exit handlers), as a crashed rank would:
+    # rank 0's barrier before destroying the group must not hang its exit
+    _torchrun("ddp_exit.py", tmp_path, timeout=120)
+    seconds, still_joined = (tmp_path / "exit0.txt").read_text().split()
+    assert still_joined == "False" and float(seconds) < 3 + 10   # rendezvous_timeout=3
+
+
 def test_ranks_draw_different_validation_batches(runs):
     _, (r0, r1), _ = runs
     assert r0["val_draws"] != r1["val_draws"]
@@ -115,14 +123,19 @@ def test_without_a_launcher_it_is_the_one_process_trainer(digits):
     np.testing.assert_array_equal(a.predict_proba(digits.X_test), b.predict_proba(digits.X_test))
 
 
-def _two_ranks(script, out, timeout):
-    """Run a tests/ script under torchrun on 2 gloo ranks; each writes OUT/rank<r>.json."""
+def _torchrun(script, out, timeout):
+    """Run a tests/ script under torchrun on 2 gloo ranks, with OUT as its argument."""
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
          "2", os.path.join(os.path.dirname(__file__), script), str(out)],
         env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
         timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _two_ranks(script, out, timeout):
+    """``_torchrun`` a script whose ranks each write OUT/rank<r>.json."""
+    _torchrun(script, out, timeout)
     return [json.load(open(out / f"rank{r}.json")) for r in (0, 1)]
 
 
