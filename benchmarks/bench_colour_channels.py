@@ -28,7 +28,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import parse_args, write  # noqa: E402
-from bench_real import EPOCHS, paired, run  # noqa: E402
+from bench_real import EPOCHS, mean_sd, paired, run  # noqa: E402
 
 from adiw.datasets import load_colour_digits_shift  # noqa: E402
 from adiw.models import MLP  # noqa: E402
@@ -81,7 +81,7 @@ def main():
                 rows.append({
                     "labels": "clean" if noise_rate == 0 else f"{noise_rate:.0%} pair flips",
                     "method": m, "model": model_name,
-                    "test acc": f"{a.mean():.3f} ± {a.std(ddof=1) if len(a) > 1 else 0:.3f}",
+                    "test acc": mean_sd(a),
                     "vs MLP (points, paired)": paired(a, mlp),
                     "GIW alpha": (f"{np.mean(alpha[(model_name, m)]):.2f}" if m == "giw"
                                   else ""),

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import parse_args, write  # noqa: E402
-from bench_real import EPOCHS, paired, run  # noqa: E402
+from bench_real import EPOCHS, mean_sd, paired, run  # noqa: E402
 
 from adiw.datasets import load_colour_digits_shift  # noqa: E402
 
@@ -90,15 +90,14 @@ def main():
         if noise_rate == 0.0:
             curve[3] = (acc, alpha, share)
         best = max(("erm", "val_only"), key=lambda m: acc[m].mean())
-        sd = (lambda v: v.std(ddof=1) if len(v) > 1 else 0.0)
         for m in METHODS:
             rows.append({
                 "labels": "clean" if noise_rate == 0 else f"{noise_rate:.0%} pair flips",
-                "method": m, "test acc": f"{acc[m].mean():.3f} ± {sd(acc[m]):.3f}",
+                "method": m, "test acc": mean_sd(acc[m]),
                 "best baseline": best,
                 "vs best baseline (points, paired ± sd)": paired(acc[m], acc[best]),
                 "vs pretrain_finetune": paired(acc[m], acc["pretrain_finetune"]),
-                "GIW alpha": f"{alpha.mean():.2f} ± {sd(alpha):.2f}" if m == "giw" else "",
+                "GIW alpha": mean_sd(alpha, 2) if m == "giw" else "",
             })
     write(rows, args.out, "colour_digits",
           f"Colour digits (3 channels), 100 labelled test digits, {epochs} epochs,"

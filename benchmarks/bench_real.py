@@ -106,6 +106,13 @@ def run(method, data, seed, epochs, device, module=MLP):
     return acc, getattr(net, "support_fraction_", float("nan"))
 
 
+def mean_sd(values, digits=3):
+    """``mean ± sd`` over seeds (sd 0 for one seed)."""
+    values = np.asarray(values)
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.{digits}f} ± {sd:.{digits}f}"
+
+
 def paired(a, b):
     """Points, mean ± sd of the per-seed differences."""
     diff = 100 * (a - b)

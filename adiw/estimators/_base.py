@@ -213,35 +213,27 @@ def _refuse_two_samples_in_pipeline(y):
         frame = frame.f_back
 
 
-def _check_range(Xc, dtype):
+def _check_range(Xc, dtype, *, fitting=False):
     """``Xc`` (centred data) unless squared distances between its rows
-    would overflow ``dtype``: then a ValueError that names the dtype."""
+    would overflow ``dtype``, or, when ``fitting``, the whole spread squares
+    below its smallest normal number: every squared distance is then 0
+    (float32 holds 1e-20 but not its square), every kernel entry 1 and no
+    shift to see. Either is a ValueError that names the dtype. (At predict
+    time points at the mean are legitimate, so the lower bound is not
+    checked there.)"""
     spread = float(np.abs(Xc).max()) if Xc.size else 0.0
-    limit = math.sqrt(torch.finfo(dtype).max / (4.0 * max(Xc.shape[1], 1)))
+    info = torch.finfo(dtype)
+    limit = math.sqrt(info.max / (4.0 * max(Xc.shape[1], 1)))
     if not spread < limit:
-        raise ValueError(
-            f"The data span {spread:.3g} around their mean; squared distances"
-            f" overflow {dtype} (largest {torch.finfo(dtype).max:.3g})."
-            " Rescale the data (e.g. StandardScaler)"
-            + (" or use dtype='float64'." if dtype == torch.float32 else ".")
-        )
-    return Xc
-
-
-def _check_not_vanishing(Xc, dtype):
-    """At fit: data whose whole spread squares below ``dtype``'s smallest
-    normal number have squared distances of 0 (float32 holds 1e-20 but not
-    its square), every kernel entry 1 and no shift to see; a ValueError
-    says so instead of a solver's failure or uniform weights. (At predict
-    time points at the mean are legitimate, so this is not checked there.)"""
-    spread = float(np.abs(Xc).max()) if Xc.size else 0.0
-    if 0 < spread and spread * spread < torch.finfo(dtype).tiny:
-        raise ValueError(
-            f"The data span only {spread:.3g} around their mean; their squared"
-            f" distances underflow {dtype} (smallest normal"
-            f" {torch.finfo(dtype).tiny:.3g}). Rescale the data (e.g. StandardScaler)"
-            + (" or use dtype='float64'." if dtype == torch.float32 else ".")
-        )
+        problem = (f"The data span {spread:.3g} around their mean; squared distances"
+                   f" overflow {dtype} (largest {info.max:.3g}).")
+    elif fitting and 0 < spread and spread * spread < info.tiny:
+        problem = (f"The data span only {spread:.3g} around their mean; their squared"
+                   f" distances underflow {dtype} (smallest normal {info.tiny:.3g}).")
+    else:
+        return Xc
+    raise ValueError(problem + " Rescale the data (e.g. StandardScaler)"
+                     + (" or use dtype='float64'." if dtype == torch.float32 else "."))
 
 
 def as_candidates(value, auto=None):
@@ -339,10 +331,8 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         # spread rather than at its distance from the origin.
         pooled = np.vstack([X_tr, X_te])
         self._center = pooled.mean(0)
-        dtype = resolve_dtype(getattr(self, "dtype", "float64"))
-        centred = pooled - self._center
-        _check_range(centred, dtype)
-        _check_not_vanishing(centred, dtype)
+        _check_range(pooled - self._center, resolve_dtype(getattr(self, "dtype", "float64")),
+                     fitting=True)
         self._test_share = X_te.shape[0] / (X_tr.shape[0] + X_te.shape[0])
         self._fit(X_tr, X_te)
         self.weights_ = check_weights(self.weights_)
