@@ -156,7 +156,7 @@ def _ball_counts(Q, X_tr, X_te, ks, own_tr, own_te):
     n = len(X_tr)
     rows = max(1, _CHUNK_ENTRIES // (n + len(X_te)))
     kth = np.asarray(ks) - 1 + int(own_tr)
-    sq_tr, sq_te = row_norms(X_tr, squared=True), row_norms(X_te, squared=True)
+    A_tr, A_te = _augmented(X_tr), _augmented(X_te)
     # One selection at the largest k, then a sort of the short prefix: it
     # holds every training point of every ball, and _TIES past the largest.
     length = min(kth[-1] + 1 + _TIES, n)
@@ -168,8 +168,12 @@ def _ball_counts(Q, X_tr, X_te, ks, own_tr, own_te):
     for start in range(0, len(Q), rows):
         q = Q[start:start + rows]
         qq = row_norms(q, squared=True)
-        d_tr = _squared_distances(q, qq, X_tr, sq_tr)
-        prefix = np.sort(np.partition(d_tr, length - 1, axis=1)[:, :length], axis=1)
+        q = np.hstack([-2.0 * q, qq[:, None], np.ones((len(q), 1))])
+        d_tr = q @ A_tr.T
+        # In place: a copy of the chunk cost as much as the selection, and
+        # the counts below need each row's values, not their order.
+        d_tr.partition(length - 1, axis=1)
+        prefix = np.sort(d_tr[:, :length], axis=1)
         np.maximum(prefix, 0.0, out=prefix)
         # the expansion |a|^2 - 2ab + |b|^2 rounds: allow for it at the radius
         radius = prefix[:, kth] * (1 + 1e-9) + 1e-12 * (1.0 + qq)[:, None]
@@ -181,8 +185,7 @@ def _ball_counts(Q, X_tr, X_te, ks, own_tr, own_te):
         for row, col in zip(*crowded):
             inside[row, col] = np.count_nonzero(d_tr[row] <= radius[row, col])
         c_tr[start:start + rows] = inside
-        c_te[start:start + rows] = _counts_within(
-            _squared_distances(q, qq, X_te, sq_te), radius)
+        c_te[start:start + rows] = _counts_within(q @ A_te.T, radius)
     return c_tr - int(own_tr), c_te - int(own_te)
 
 
@@ -190,14 +193,14 @@ def _ball_counts(Q, X_tr, X_te, ks, own_tr, own_te):
 _TIES = 32
 
 
-def _squared_distances(q, qq, X, xx):
-    # Two passes over the matrix, not four: rounding may leave entries a
-    # little below 0, which every comparison here tolerates (the prefix is
-    # clipped where radii come from).
-    d = (-2.0 * q) @ X.T
-    d += xx
-    d += qq[:, None]
-    return d
+def _augmented(X):
+    """``[X, 1, |X|^2]``: its product with a query chunk's ``[-2q, |q|^2, 1]``
+    is the squared distances, |q|^2 - 2qX + |X|^2, in one matrix product
+    (adding the norms after it took two more passes over the matrix, a
+    quarter of the fit). Rounding may leave entries a little below 0, which
+    every comparison here tolerates (the prefix is clipped where radii come
+    from)."""
+    return np.hstack([X, np.ones((len(X), 1)), row_norms(X, squared=True)[:, None]])
 
 
 def _counts_within(d, radius):
