@@ -352,3 +352,32 @@ def test_weights_mode_converts_inputs_as_the_module_expects(net_pair, digits):
     assert dawin.predict_proba((X * 16).astype(int)).shape == ref.shape
     with pytest.raises(ValueError, match="first layer takes 64"):
         dawin.predict_proba(X[:, :10])
+
+
+class _FlatConv(torch.nn.Module):
+    """A conv net over flat 64-feature rows: its first Linear takes 32."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU(),
+                                        torch.nn.MaxPool2d(2))
+        self.out = torch.nn.Linear(2 * 4 * 4, 10)
+
+    def forward(self, X):
+        return self.out(self.conv(X.view(-1, 1, 8, 8)).flatten(1))
+
+
+def test_weights_mode_takes_a_module_that_reshapes_its_input(digits):
+    # The first Linear's width is a guess at the input's; this module runs on
+    # 64 features although its first Linear takes 32, and was once refused.
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        nets.append(NeuralNetClassifier(_FlatConv, criterion=torch.nn.CrossEntropyLoss,
+                                        max_epochs=2, train_split=None, verbose=0)
+                    .fit(digits.X_train, digits.y_train))
+    X = digits.X_test[:30]
+    at_base = WeightInterpolation(*nets, coefficient=0.0).fit().predict_proba(X)
+    np.testing.assert_allclose(at_base, nets[0].predict_proba(X), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="first layer takes 32"):
+        WeightInterpolation(*nets, coefficient=0.5).fit().predict_proba(X[:, :10])

@@ -119,9 +119,28 @@ def fit_temperature(model, X, y):
 
 
 def _input_width(module):
-    """in_features of the module's first Linear layer, when it starts with one."""
+    """in_features of the module's first registered Linear layer: the input
+    width of an MLP, but only a guess (see ``_takes``)."""
     first = next((m for m in module.modules() if isinstance(m, torch.nn.Linear)), None)
     return None if first is None else first.in_features
+
+
+def _takes(module, x):
+    """Whether ``module`` runs on the rows ``x``. A forward may reshape flat
+    rows before its first Linear (a conv net over 8x8 digits given 64
+    features), so a width that differs from ``_input_width`` is refused only
+    when the module fails on it."""
+    device = next(iter(module.state_dict().values()), torch.empty(0)).device
+    was_training = module.training
+    module.eval()               # batch norm refuses one row in training mode
+    try:
+        with torch.no_grad():
+            module(torch.as_tensor(x, device=device))
+        return True
+    except RuntimeError:
+        return False
+    finally:
+        module.train(was_training)
 
 
 def check_probabilities(proba, name):
@@ -321,7 +340,8 @@ class WeightInterpolation(ClassifierMixin, BaseEstimator):
             if first is not None:
                 X = X.astype(str(first.dtype).replace("torch.", ""), copy=False)
             width = _input_width(self._tuned.module_)
-            if width is not None and X.ndim == 2 and X.shape[1] != width:
+            if width is not None and X.ndim == 2 and X.shape[1] != width \
+                    and not _takes(self._tuned.module_, X[:1]):
                 raise ValueError(f"X has {X.shape[1]} features, but the networks' first"
                                  f" layer takes {width}.")
         return X
