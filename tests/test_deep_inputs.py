@@ -63,6 +63,22 @@ def test_non_finite_data_fail_before_training(digits):
         fit_untrained(digits, X_val=X_val)
 
 
+def test_non_finite_inputs_to_predict_are_refused(digits):
+    # A NaN row's output is NaN, and argmax called it class 0, silently.
+    net = DynamicIWClassifier(MLP, max_epochs=1, verbose=0, solver="none")
+    net.fit(digits.X_train, digits.y_train)
+    X = digits.X_test[:40].copy()
+    expected = net.predict(X)
+    X[7, 2] = np.nan
+    for call in (net.predict, net.predict_proba, lambda X: net.score(X, digits.y_test[:40])):
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            call(X)
+    X[7, 2] = -np.inf
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.predict(torch.as_tensor(X))
+    np.testing.assert_array_equal(net.predict(torch.as_tensor(digits.X_test[:40])), expected)
+
+
 def test_x_val_with_other_features_fails_before_training_naming_it(digits):
     # it surfaced as "mat1 and mat2 shapes cannot be multiplied" inside forward
     with pytest.raises(ValueError, match=r"X_val's rows have shape \(40,\) but X's have \(64,\)"):

@@ -417,6 +417,12 @@ class DynamicIWClassifier(NeuralNetClassifier):
             self._fit_inputs = None
             self.test_sample_ = None
 
+    def forward_iter(self, X, training=False, device="cpu"):
+        """skorch's, after refusing NaN or inf in an array ``X``: a NaN row's
+        output is NaN, and ``predict`` would have called it class 0."""
+        check_finite(X, "X")
+        yield from super().forward_iter(X, training=training, device=device)
+
     def check_data(self, X, y=None):
         """skorch's checks, then: no NaN or inf, integer labels 0..K-1."""
         super().check_data(X, y)
