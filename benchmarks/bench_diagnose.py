@@ -54,6 +54,7 @@ def main():
     for name, (X_tr, X_te) in shifts():
         rep = shift_report(X_tr, X_te, random_state=0)
         rows.append({"shift": name, "AUC": f"{rep.auc:.3f} ± {rep.auc_sd:.3f}",
+                     "classifier": rep.classifier,
                      "test covered": f"{rep.coverage:.1%}",
                      "training covered": f"{rep.reverse_coverage:.1%}",
                      "ESS": f"{rep.ess:.1%}", "k-hat": f"{rep.k_hat:.2f}",

@@ -46,6 +46,41 @@ def test_a_mean_shift_inside_the_support_calls_for_weighting():
     assert len(fig.axes) == 2
 
 
+@pytest.mark.parametrize("seed", [0, 3, 4])
+def test_a_small_mean_shift_at_a_few_hundred_rows_is_detected(seed):
+    """A shift of 0.35 in each of 3 coordinates (200 against 150 rows): the
+    boosted classifier alone, held to twice its spread over the folds, called
+    these draws "no detectable shift: weighting is not needed"."""
+    r = np.random.default_rng(seed)
+    X_tr, X_te = r.normal(size=(200, 3)), r.normal(size=(150, 3)) + 0.35
+    rep = shift_report(X_tr, X_te, weights=np.ones(200), random_state=0)
+    assert rep.verdict == "within support"
+    assert rep.auc_null_se == pytest.approx(np.sqrt(351 / (12 * 200 * 150)))
+
+
+def test_no_shift_at_a_hundred_rows_is_not_called_a_shift():
+    # the better of two classifiers' AUCs, at its 2.5 % limit: no false alarm
+    # on these six draws of one law
+    for seed in range(6):
+        r = np.random.default_rng(seed)
+        rep = shift_report(r.normal(size=(100, 3)), r.normal(size=(100, 3)),
+                           weights=np.ones(100), random_state=0)
+        assert rep.verdict == "no shift", (seed, rep.auc)
+
+
+def test_report_and_k_hat_do_not_depend_on_the_columns_scales():
+    r = np.random.default_rng(5)
+    X_tr, X_te = r.normal(size=(300, 3)), r.normal(size=(200, 3)) + [1, 0, 0]
+    w = np.exp(X_tr[:, 0])
+    scale = np.array([1e200, 1e-200, 1.0])
+    a = shift_report(X_tr, X_te, weights=w, random_state=0)
+    b = shift_report(X_tr * scale, X_te * scale, weights=w, random_state=0)
+    assert (a.auc, a.coverage, a.reverse_coverage) == (b.auc, b.coverage, b.reverse_coverage)
+    with np.errstate(all="raise"):      # no overflow on the way
+        k = [pareto_k_hat(w * c) for c in (1.0, 1e300, 1e-300)]
+    assert k[1] == pytest.approx(k[0]) and k[2] == pytest.approx(k[0])
+
+
 @pytest.mark.parametrize("k", [0.3, 0.9])
 def test_k_hat_recovers_a_known_pareto_tail(k):
     # one draw's k-hat from M = 300 exceedances has a spread of about 0.1:
