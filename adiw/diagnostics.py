@@ -251,8 +251,7 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
     # a power of two per column (exact) keeps their variances finite for
     # data near the float64 limits.
     X = np.vstack([X_train, X_test])
-    peak = np.abs(X).max(0)
-    X = X / np.where(peak > 0, 2.0 ** np.floor(np.log2(np.where(peak > 0, peak, 1))), 1)
+    X = np.ldexp(X, -np.frexp(np.abs(X).max(0))[1])
     S_train, S_test = X[:len(X_train)], X[len(X_train):]
     domain = np.r_[np.zeros(len(X_train), int), np.ones(len(X_test), int)]
     cv = StratifiedKFold(5, shuffle=True, random_state=rng.randint(2**31 - 1))
@@ -283,7 +282,7 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
         auc=float(np.mean(aucs)), auc_sd=float(np.std(aucs)),
         auc_null_se=float(np.sqrt((n + m + 1) / (12 * n * m))), classifier=classifier,
         coverage=support_coverage(S_train, S_test),
-        reverse_coverage=support_coverage(S_test, S_train) if len(S_test) >= 2 else 0.0,
+        reverse_coverage=support_coverage(S_test, S_train),
         weights=w, ess=kish_ess(w), k_hat=pareto_k_hat(w), max_weight=float(w.max()),
         top1_share=float(np.sort(w)[-top:].sum() / w.sum()),
         domain_scores=(proba[:len(X_train)], proba[len(X_train):]))
