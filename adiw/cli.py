@@ -187,7 +187,8 @@ def main(argv=None):
     b.set_defaults(func=bench)
     g = sub.add_parser("diagnose", help="shift report: is there a shift, is it inside the"
                        " support, can weights be trusted")
-    g.add_argument("train", help="numeric CSV with a header row (training inputs)")
+    g.add_argument("train", help="numeric CSV with a header row (training inputs);"
+                   " separated by ',', ';' or tabs")
     g.add_argument("test", help="numeric CSV with the same columns (test inputs)")
     g.add_argument("--weights", help="write the training weights to this CSV")
     g.add_argument("--plot", help="write the report's figure to this PNG")

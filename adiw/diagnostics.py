@@ -341,20 +341,30 @@ def _verdict(r):
 
 def read_numeric_csv(path):
     """A numeric CSV with a header row: (column names, float array), or a
-    ValueError that names the file, line and column of what is wrong."""
+    ValueError that names the file, line and column of what is wrong.
+
+    The separator is the first of ``,``, ``;`` and tab found in the header
+    (spreadsheets in locales with a decimal comma write ``;``); a header
+    with none of them is one column. Blank lines are skipped, and the line
+    numbers in errors are the file's own.
+    """
     import csv
 
     # utf-8-sig: spreadsheets write a byte-order mark, which would otherwise
     # become part of the first column's name
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [row for row in csv.reader(f) if row]
+            first = f.readline()
+            delimiter = next((c for c in ",;\t" if c in first), ",")
+            f.seek(0)
+            reader = csv.reader(f, delimiter=delimiter)
+            rows = [(reader.line_num, row) for row in reader if row]
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}); save it as a UTF-8"
                          " CSV.") from None
     if not rows:
         raise ValueError(f"{path}: the file is empty.")
-    header, body = [h.strip() for h in rows[0]], rows[1:]
+    header, body = [h.strip() for h in rows[0][1]], rows[1:]
     unnamed = [j + 1 for j, h in enumerate(header) if not h]
     if unnamed:
         hint = " (a pandas index? write it with to_csv(index=False))" if unnamed == [1] else ""
@@ -366,18 +376,18 @@ def read_numeric_csv(path):
     if not body:
         raise ValueError(f"{path}: a header but no data rows.")
     X = np.empty((len(body), len(header)))
-    for i, row in enumerate(body):
+    for i, (line, row) in enumerate(body):
         if len(row) != len(header):
-            raise ValueError(f"{path}, line {i + 2}: {len(row)} fields, the header has"
+            raise ValueError(f"{path}, line {line}: {len(row)} fields, the header has"
                              f" {len(header)}.")
         for j, value in enumerate(row):
             try:
                 X[i, j] = float(value)
             except ValueError:
-                raise ValueError(f"{path}, line {i + 2}, column {header[j]!r}: {value!r} is"
+                raise ValueError(f"{path}, line {line}, column {header[j]!r}: {value!r} is"
                                  " not a number.") from None
             if not np.isfinite(X[i, j]):
-                raise ValueError(f"{path}, line {i + 2}, column {header[j]!r}: {value!r};"
+                raise ValueError(f"{path}, line {line}, column {header[j]!r}: {value!r};"
                                  " NaN and infinity are not allowed.")
     return header, X
 

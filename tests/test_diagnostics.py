@@ -149,6 +149,20 @@ def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
     assert header == ["a", "b"] and X.tolist() == [[1.0, 2.0]]
 
 
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolon_and_tab_separated_files_read_as_comma_separated_ones(tmp_path, separator):
+    # a decimal-comma spreadsheet writes ';': its header was read as the one
+    # column 'a;b' and every row as 'not a number'
+    from adiw.diagnostics import read_numeric_csv
+
+    (tmp_path / "comma.csv").write_text("a,b\n1.5,2\n-3,4e2\n")
+    (tmp_path / "other.csv").write_text(
+        f"a{separator}b\n1.5{separator}2\n-3{separator}4e2\n")
+    header, X = read_numeric_csv(tmp_path / "other.csv")
+    assert header == ["a", "b"]
+    np.testing.assert_array_equal(X, read_numeric_csv(tmp_path / "comma.csv")[1])
+
+
 def test_cli_round_trip(tmp_path, capsys):
     r = np.random.default_rng(4)
     X_tr, X_te = r.normal(size=(300, 2)), r.normal(0.8, 1.0, size=(200, 2))
@@ -166,6 +180,8 @@ def test_cli_round_trip(tmp_path, capsys):
 @pytest.mark.parametrize("test_text, message", [
     ("a\n1\n", "missing \\['b'\\]"),
     ("a,b\n1,x\n", "column 'b': 'x' is not a number"),
+    # the file's own line: blank lines once shifted the number it gave
+    ("a,b\n1,2\n\n3,x\n", "line 4, column 'b'"),
     ("a,b\n1,nan\n", "NaN and infinity"),
     ("", "the file is empty"),
     ("a,b\n", "no data rows"),
