@@ -122,6 +122,31 @@ def _device(text):
     return text
 
 
+def _writable_file(path):
+    """An argparse type: a file that can be written, checked before the
+    report is computed (a bad path used to fail with a traceback after it)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{path!r} is a folder, not a file")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{path!r}: the folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{path!r} is not writable")
+    return path
+
+
+def _figure_file(path):
+    """A writable file whose extension matplotlib can save."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    extension = os.path.splitext(path)[1].lstrip(".").lower()
+    if extension not in formats:
+        raise argparse.ArgumentTypeError(
+            f"{path!r}: the extension must be one of {', '.join(sorted(formats))}")
+    return _writable_file(path)
+
+
 def _check_out(parser, path):
     """The output folder is usable before any training starts."""
     if os.path.exists(path) and not os.path.isdir(path):
@@ -190,8 +215,10 @@ def main(argv=None):
     g.add_argument("train", help="numeric CSV with a header row (training inputs);"
                    " separated by ',', ';' or tabs")
     g.add_argument("test", help="numeric CSV with the same columns (test inputs)")
-    g.add_argument("--weights", help="write the training weights to this CSV")
-    g.add_argument("--plot", help="write the report's figure to this PNG")
+    g.add_argument("--weights", type=_writable_file,
+                   help="write the training weights to this CSV")
+    g.add_argument("--plot", type=_figure_file,
+                   help="write the report's figure to this file (.png, .pdf, .svg, ...)")
     g.add_argument("--seed", type=_int_in(0, 2**32, "must be in [0, 2**32)"), default=0)
     g.set_defaults(func=diagnose, out=".")
     args = parser.parse_args(argv)

@@ -177,6 +177,28 @@ def test_cli_round_trip(tmp_path, capsys):
     assert open(out).readline().strip() == "weight"
 
 
+@pytest.mark.parametrize("option, path, message", [
+    ("--weights", "missing/w.csv", "the folder .* does not exist"),
+    ("--weights", ".", "is a folder, not a file"),
+    ("--plot", "missing/report.png", "the folder .* does not exist"),
+    ("--plot", "report.xyz", "the extension must be one of .*png"),
+])
+def test_cli_refuses_output_it_could_not_write_before_the_report(tmp_path, capsys,
+                                                                 monkeypatch, option, path,
+                                                                 message):
+    # these failed with a traceback after the whole report had been computed
+    import adiw.diagnostics
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(adiw.diagnostics, "shift_report", None)     # never reached
+    train = _csv(tmp_path / "train.csv", ["a", "b"], np.zeros((30, 2)))
+    with pytest.raises(SystemExit) as exit_:
+        main(["diagnose", train, train, option, path])
+    assert exit_.value.code == 2
+    import re
+    assert re.search(message, capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("test_text, message", [
     ("a\n1\n", "missing \\['b'\\]"),
     ("a,b\n1,x\n", "column 'b': 'x' is not a number"),
