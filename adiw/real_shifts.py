@@ -46,14 +46,23 @@ def optdigits_features(images):
 
     Parameters
     ----------
-    images : ndarray of shape (n, 784)
+    images : array-like of shape (n, 784) or (n, 28, 28)
+        Finite pixel intensities; a blank image gives 64 zeros.
 
     Returns
     -------
     ndarray of shape (n, 64), float32 in [0, 1]
     """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 3 and images.shape[1:] == (28, 28):
+        images = images.reshape(len(images), 784)
+    if images.ndim != 2 or images.shape[1] != 784:
+        raise ValueError(f"images must have shape (n, 784) or (n, 28, 28), 28x28 MNIST"
+                         f" images; got shape {images.shape}.")
+    if not np.all(np.isfinite(images)):
+        raise ValueError("images contain NaN or infinity.")
     out = np.zeros((len(images), 64), dtype=np.float32)
-    for i, flat in enumerate(np.asarray(images, dtype=np.float64)):
+    for i, flat in enumerate(images):
         img = flat.reshape(28, 28)
         peak = img.max()
         if peak <= 0:

@@ -57,6 +57,20 @@ def test_features_are_optdigits_block_counts():
     assert f[:, 0].sum() > 0 and f[:, 7].sum() > 0      # spans the width
     assert np.all(f[[0, 1, 6, 7]] == 0) and f[3:5].sum() > 0
     assert optdigits_features(np.zeros((1, 784))).sum() == 0
+    np.testing.assert_array_equal(optdigits_features(square[None]),       # (n, 28, 28)
+                                  optdigits_features(square.reshape(1, -1)))
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((2, 10)), r"shape \(n, 784\) or \(n, 28, 28\).*got shape \(2, 10\)"),
+    (np.zeros(784), r"got shape \(784,\)"),
+    (np.full((1, 784), np.nan), "NaN or infinity"),
+])
+def test_features_refuse_what_is_not_mnist_images(images, message):
+    # a NaN image failed inside a reduction ("zero-size array to reduction
+    # operation minimum") and a wrong width inside a reshape
+    with pytest.raises(ValueError, match=message):
+        optdigits_features(images)
 
 
 def test_missing_extra_names_it(monkeypatch):
