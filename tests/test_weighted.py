@@ -224,3 +224,27 @@ def test_classifier_ratio_refuses_a_non_classifier():
     X, _, X_te, _ = shimodaira()
     with pytest.raises(TypeError, match="needs a classifier"):
         ClassifierRatio(GaussianMixture()).fit(X.reshape(len(X), -1), X_te.reshape(len(X_te), -1))
+
+
+def test_an_estimator_without_sample_weight_or_negative_weights_are_refused_first():
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, X_te, _ = shimodaira()
+    fitted = []
+
+    class CountingKLIEP(KLIEPRatio):
+        def fit(self, X, y=None):
+            fitted.append(1)
+            return super().fit(X, y)
+
+    # a TypeError from deep inside the fold loop, after the ratio was fitted
+    for model in (KNeighborsRegressor(), make_pipeline(StandardScaler(), KNeighborsRegressor())):
+        with pytest.raises(TypeError, match="KNeighborsRegressor.fit takes no sample_weight"):
+            ImportanceWeightedEstimator(CountingKLIEP(), model).fit(X, y, X_test=X_te)
+    assert not fitted
+    # negative weights once failed as "held-out importance weights of IWCV fold 0 sum to -52.4"
+    with pytest.raises(ValueError, match="sample_weight must be >= 0; 1 entries"):
+        ImportanceWeightedEstimator(KLIEPRatio(), Ridge()).fit(
+            X, y, X_test=X_te, sample_weight=np.r_[-1.0, np.ones(len(X) - 1)])

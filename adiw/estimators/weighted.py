@@ -44,7 +44,8 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
     ratio_estimator : ratio estimator
         Any ``adiw.estimators`` estimator (unfitted).
     estimator : estimator
-        Must accept ``sample_weight`` in ``fit``.
+        Must accept ``sample_weight`` in ``fit`` (a Pipeline: its last step);
+        one that does not is refused before anything is fitted.
     weight_power : float >= 0, array-like of floats or "auto", default="auto"
         ``estimator`` is fitted with ``w ** weight_power`` (0: unweighted;
         between 0 and 1: flattened weights, a bias-variance trade-off;
@@ -155,6 +156,7 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         else:
             routed = Bunch(estimator=Bunch(fit=fit_params))
         powers = _candidate_powers(self.weight_power)
+        _check_takes_sample_weight(self.estimator)
         self.ratio_estimator_ = fit_two_samples(clone(self.ratio_estimator), X, X_test)
         ratio = self.ratio_estimator_.weights_
         _check_power_overflow(ratio, powers[-1])
@@ -162,6 +164,11 @@ class ImportanceWeightedEstimator(MetaEstimatorMixin, BaseEstimator):
         user_weight = inner.pop("sample_weight", None)
         user_weight = (np.ones(len(ratio)) if user_weight is None
                        else _check_sample_weight(user_weight, X))
+        if np.any(user_weight < 0):
+            # it multiplies the importance weights: IWCV then failed on a
+            # fold whose held-out weights summed below 0
+            raise ValueError(f"sample_weight must be >= 0; {np.sum(user_weight < 0)} entries"
+                             " are negative.")
         self.cv_results_ = None
         if len(powers) == 1:
             self.weight_power_ = powers[0]
@@ -295,6 +302,30 @@ def _one_standard_error_choice(results):
     # std_test_score divides by n_splits: sd / sqrt(n_splits) with the n - 1 sd
     se = results["std_test_score"][best] / np.sqrt(max(n_splits - 1, 1))
     return float(results["weight_power"][np.flatnonzero(mean >= mean[best] - se)[0]])
+
+
+def _check_takes_sample_weight(estimator):
+    """Refuse, before any fit, an estimator whose ``fit`` has no
+    ``sample_weight`` (nor ``**kwargs`` that could take it): the weights go
+    there. Under metadata routing the Pipeline's own request is checked later."""
+    import inspect
+
+    from sklearn.pipeline import Pipeline
+
+    final = estimator
+    if isinstance(estimator, Pipeline):
+        if _routing_enabled():
+            return
+        final = estimator.steps[-1][1]
+    if final is None or final == "passthrough":
+        raise TypeError("The Pipeline ends in 'passthrough'; its last step must be an"
+                        " estimator whose fit takes sample_weight.")
+    parameters = inspect.signature(final.fit).parameters.values()
+    if not any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters):
+        raise TypeError(
+            f"{type(final).__name__}.fit takes no sample_weight, where"
+            " ImportanceWeightedEstimator passes the importance weights. Use an estimator"
+            " that takes them (LogisticRegression, Ridge, the ensembles, SVC, ...).")
 
 
 def _with_sample_weight(estimator, weights, params):
