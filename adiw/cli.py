@@ -165,20 +165,37 @@ BENCHMARKS = ("bench_estimators.py", "bench_deep.py", "bench_fading.py", "bench_
               "bench_diagnose.py", "bench_giw_study.py", "bench_colour_channels.py")
 
 
+#: ``adiw diagnose --estimator``: the ratio estimators by short name, each
+#: with its defaults. "ulsif" is the report's own default.
+DIAGNOSE_ESTIMATORS = {
+    "ulsif": "ULSIFRatio", "rulsif": "RuLSIFRatio", "kliep": "KLIEPRatio", "kmm": "KMMRatio",
+    "wasserstein": "WassersteinRatio", "classifier": "ClassifierRatio",
+    "knn": "NearestNeighborRatio",
+}
+
+
 def diagnose(args):
     """The shift report on two numeric CSV files (``adiw.diagnostics``)."""
     import numpy as np
 
+    from . import estimators
     from .diagnostics import align_columns, read_numeric_csv, shift_report
 
+    name = DIAGNOSE_ESTIMATORS[args.estimator]
     try:
         print(f"reading {args.train} and {args.test}", flush=True)
         header, X_train = read_numeric_csv(args.train)
         test_header, X_test = read_numeric_csv(args.test)
         X_test = align_columns(header, test_header, X_test, args.test)
         print(f"{len(X_train)} training and {len(X_test)} test rows, {len(header)} columns;"
-              " fitting the domain classifier and the weights (ULSIFRatio)", flush=True)
-        report = shift_report(X_train, X_test, random_state=args.seed)
+              f" fitting the domain classifier and the weights ({name})", flush=True)
+        weights = None
+        if args.estimator != "ulsif":
+            ratio = getattr(estimators, name)()
+            if "random_state" in ratio.get_params():
+                ratio.set_params(random_state=args.seed)
+            weights = ratio.fit(X_train, X_test).weights_
+        report = shift_report(X_train, X_test, weights, random_state=args.seed)
     except (OSError, ValueError) as e:
         print(f"adiw diagnose: {e}", file=sys.stderr)
         return 2
@@ -219,6 +236,9 @@ def main(argv=None):
                    help="write the training weights to this CSV")
     g.add_argument("--plot", type=_figure_file,
                    help="write the report's figure to this file (.png, .pdf, .svg, ...)")
+    g.add_argument("--estimator", choices=list(DIAGNOSE_ESTIMATORS), default="ulsif",
+                   help="the ratio estimator whose weights are examined and written, with"
+                   " its defaults (default: ulsif, ULSIFRatio)")
     g.add_argument("--seed", type=_int_in(0, 2**32, "must be in [0, 2**32)"), default=0)
     g.set_defaults(func=diagnose, out=".")
     args = parser.parse_args(argv)

@@ -177,6 +177,23 @@ def test_cli_round_trip(tmp_path, capsys):
     assert open(out).readline().strip() == "weight"
 
 
+def test_cli_writes_the_chosen_estimators_weights(tmp_path, capsys):
+    from adiw.estimators import NearestNeighborRatio
+
+    r = np.random.default_rng(7)
+    X_tr, X_te = r.normal(size=(300, 2)), r.normal(0.8, 1.0, size=(200, 2))
+    train = _csv(tmp_path / "train.csv", ["a", "b"], X_tr)
+    test = _csv(tmp_path / "test.csv", ["a", "b"], X_te)
+    out = tmp_path / "w.csv"
+    assert main(["diagnose", train, test, "--estimator", "knn", "--weights", str(out)]) == 0
+    assert "(NearestNeighborRatio)" in capsys.readouterr().out
+    # read back from the CSV files' text, as the CLI did
+    X_tr, X_te = (np.loadtxt(p, delimiter=",", skiprows=1) for p in (train, test))
+    expected = NearestNeighborRatio().fit(X_tr, X_te).weights_
+    np.testing.assert_allclose(np.loadtxt(out, skiprows=1), expected / expected.mean(),
+                               rtol=1e-9)
+
+
 @pytest.mark.parametrize("option, path, message", [
     ("--weights", "missing/w.csv", "the folder .* does not exist"),
     ("--weights", ".", "is a folder, not a file"),
