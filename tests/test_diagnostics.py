@@ -264,3 +264,37 @@ def test_cli_bad_files_are_named(tmp_path, capsys, test_text, message):
     assert "adiw diagnose:" in err
     import re
     assert re.search(message, err), err
+
+
+def test_coverage_of_large_samples_is_estimated_close_to_the_exact_share(monkeypatch):
+    # exact nearest-neighbour queries are quadratic: at 100,000 x 50 the
+    # coverage took 80 of the report's 96 s
+    import adiw.diagnostics as diagnostics
+    from adiw.deep.weighting import NearestNeighborSupport
+    from sklearn.preprocessing import StandardScaler
+
+    r = np.random.default_rng(9)
+    X_in = r.normal(size=(4000, 3))
+    X_pts = np.vstack([r.normal(size=(2000, 3)), r.normal(4.0, 1.0, size=(2000, 3))])
+    scaler = StandardScaler().fit(np.vstack([X_in, X_pts]))
+    exact = np.mean(NearestNeighborSupport().fit(scaler.transform(X_in))
+                    .decision_function(scaler.transform(X_pts)) >= 0)
+    assert diagnostics.support_coverage(X_in, X_pts) == exact      # below the cap: exact
+    monkeypatch.setattr(diagnostics, "COVERAGE_SAMPLES", 1000)
+    estimates = [diagnostics.support_coverage(X_in, X_pts, random_state=s) for s in range(3)]
+    # 1000 draws of a share near 0.5: standard error 0.016
+    assert all(abs(e - exact) < 0.05 for e in estimates) and len(set(estimates)) > 1
+    assert diagnostics.support_coverage(X_in, X_pts, 0) == estimates[0]
+
+
+def test_nearest_neighbor_support_max_samples():
+    from adiw.deep.weighting import NearestNeighborSupport
+
+    X = np.random.default_rng(10).normal(size=(3000, 2))
+    exact = NearestNeighborSupport().fit(X).radius_
+    assert NearestNeighborSupport(max_samples=3000).fit(X).radius_ == exact
+    approx = NearestNeighborSupport(max_samples=1000, random_state=0).fit(X).radius_
+    assert approx != exact and abs(approx / exact - 1) < 0.2
+    for bad in (1, 2.5, True):
+        with pytest.raises(ValueError, match="max_samples must be an integer >= 2"):
+            NearestNeighborSupport(max_samples=bad).fit(X)
