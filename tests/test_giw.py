@@ -164,3 +164,26 @@ def test_the_channel_shared_model_of_the_colour_study_cannot_tell_the_channels_a
     torch.testing.assert_close(net(X), net(moved))
     with pytest.raises(ValueError, match="not 3 equal channels"):
         ChannelSharedMLP(n_features=100)
+
+
+def test_the_default_support_estimator_is_seeded_from_torch_too(digits, monkeypatch):
+    # above 5,000 training points the default draws whose gaps set its radius;
+    # a cap below the digits' size makes it draw here
+    import adiw.deep.weighting.giw as giw
+
+    class Capped(NearestNeighborSupport):
+        def __init__(self, quantile=0.99, max_samples=50, random_state=None):
+            super().__init__(quantile, max_samples, random_state)
+
+    monkeypatch.setattr(giw, "NearestNeighborSupport", Capped)
+
+    def split():
+        net = make_net(solver="giw", max_epochs=2, warmup_epochs=1, hidden_layer="hidden")
+        np.random.seed(None)
+        return fit(net, digits.X_train, digits.y_train, digits.X_val, digits.y_val)
+
+    a, b = split(), split()
+    assert isinstance(a.support_estimator_, Capped) and a.support_estimator is None
+    assert a.support_estimator_.random_state is not None
+    assert a.support_estimator_.radius_ == b.support_estimator_.radius_
+    np.testing.assert_array_equal(a.in_support_, b.in_support_)

@@ -152,7 +152,8 @@ class DynamicIWClassifier(NeuralNetClassifier):
         ``decision_function >= 0`` marks a test point inside the training
         support. None: ``NearestNeighborSupport()``, inside when the nearest
         training point is no farther than the 99 % quantile of the training
-        points' own nearest-neighbour distances (no scale to tune).
+        points' own nearest-neighbour distances (no scale to tune; from
+        5,000 random training points' distances when there are more).
     support_refresh : int or None, default=None
         ``solver="giw"``: re-split every this many epochs; None splits once,
         after the warm-up, as the GIW reference does.
