@@ -1,5 +1,7 @@
 """The shift report (adiw.diagnostics) and ``adiw diagnose``."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import genpareto
@@ -298,3 +300,21 @@ def test_nearest_neighbor_support_max_samples():
     for bad in (1, 2.5, True):
         with pytest.raises(ValueError, match="max_samples must be an integer >= 2"):
             NearestNeighborSupport(max_samples=bad).fit(X)
+
+
+def test_the_scale_benchmark_runs_and_puts_the_cap_and_the_reader_back(tmp_path):
+    import sys
+
+    import adiw.diagnostics as diagnostics
+
+    bench = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    sys.path.insert(0, bench)
+    try:
+        from bench_diagnose import scale_rows
+    finally:
+        sys.path.remove(bench)
+    cap, reader = diagnostics.COVERAGE_SAMPLES, diagnostics._read_clean_csv
+    (row,) = scale_rows((600,), str(tmp_path))
+    assert row["coverage exact"] == row["coverage estimated"]      # below the cap
+    assert diagnostics.COVERAGE_SAMPLES == cap and diagnostics._read_clean_csv is reader
+    assert list(tmp_path.iterdir()) == []
