@@ -376,7 +376,7 @@ def read_numeric_csv(path):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             first = f.readline()
-            delimiter = next((c for c in ",;\t" if c in first), ",")
+            delimiter = _separator(first)
             f.seek(0)
             reader = csv.reader(f, delimiter=delimiter)
             rows = [(reader.line_num, row) for row in reader if row]
@@ -413,6 +413,11 @@ def read_numeric_csv(path):
     return header, X
 
 
+def _separator(header_line):
+    """The first of ``,``, ``;`` and tab in the header line; ``,`` if none."""
+    return next((c for c in ",;\t" if c in header_line), ",")
+
+
 def _read_clean_csv(path):
     """``read_numeric_csv`` for a file with nothing wrong in it, by numpy's
     C parser (a float() per cell took 8 s for 100,000 x 50 on 2 cores, this
@@ -423,7 +428,7 @@ def _read_clean_csv(path):
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             first = f.readline()
-            delimiter = next((c for c in ",;\t" if c in first), ",")
+            delimiter = _separator(first)
             header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
             if not all(header) or len(set(header)) < len(header):
                 return None
