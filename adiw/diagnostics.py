@@ -118,13 +118,13 @@ def _gpd_shape(x, prior_b=3.0, prior_k=10.0):
 COVERAGE_SAMPLES = 5000
 
 
-def support_coverage(X_inside, X_points, random_state=None):
+def support_coverage(X_inside, X_points, random_state=None, max_samples=COVERAGE_SAMPLES):
     """Share of ``X_points`` inside the support of ``X_inside`` (GIW's rule,
     ``NearestNeighborSupport``, on features standardised over both samples).
 
-    Above ``COVERAGE_SAMPLES`` rows in either sample it is estimated from
-    that many random rows (``random_state``); every row of ``X_inside``
-    still spans the support.
+    Above ``max_samples`` rows in either sample it is estimated from that
+    many random rows (``random_state``); every row of ``X_inside`` still
+    spans the support. None: every row, exact.
 
     The scale comes from both samples, so that coverage and its reverse use
     one metric. Scaled by ``X_inside`` alone, a feature that is almost
@@ -137,11 +137,11 @@ def support_coverage(X_inside, X_points, random_state=None):
 
     rng = check_random_state(random_state)
     scaler = StandardScaler().fit(np.vstack([X_inside, X_points]))
-    support = NearestNeighborSupport(max_samples=COVERAGE_SAMPLES,
+    support = NearestNeighborSupport(max_samples=max_samples,
                                      random_state=rng.randint(2**31 - 1))
     support.fit(scaler.transform(X_inside))
-    if len(X_points) > COVERAGE_SAMPLES:
-        X_points = X_points[rng.choice(len(X_points), COVERAGE_SAMPLES, replace=False)]
+    if max_samples is not None and len(X_points) > max_samples:
+        X_points = X_points[rng.choice(len(X_points), max_samples, replace=False)]
     return float(np.mean(support.decision_function(scaler.transform(X_points)) >= 0))
 
 
@@ -367,8 +367,12 @@ def read_numeric_csv(path):
     numbers in errors are the file's own.
     """
     fast = _read_clean_csv(path)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _read_csv_by_cell(path)
+
+
+def _read_csv_by_cell(path):
+    """``read_numeric_csv`` by a ``float()`` per cell: reads quoted cells,
+    and names the file, line and column of a fault."""
     import csv
 
     # utf-8-sig: spreadsheets write a byte-order mark, which would otherwise
@@ -420,9 +424,9 @@ def _separator(header_line):
 
 def _read_clean_csv(path):
     """``read_numeric_csv`` for a file with nothing wrong in it, by numpy's
-    C parser (a float() per cell took 8 s for 100,000 x 50 on 2 cores, this
-    0.6 s); None for anything it cannot read (a fault, quoted cells), which
-    the cell-by-cell reader then reads or names."""
+    C parser (``_read_csv_by_cell`` took 8 s for 100,000 x 50 on 2 cores,
+    this 0.6 s); None for anything it cannot read (a fault, quoted cells),
+    which the cell-by-cell reader then reads or names."""
     import csv
 
     try:

@@ -26,8 +26,9 @@ from _common import parse_args, write  # noqa: E402
 from adiw.datasets import (  # noqa: E402
     load_colour_digits_shift, load_digits_shift, make_gaussian_shift,
 )
-import adiw.diagnostics as diagnostics  # noqa: E402
-from adiw.diagnostics import read_numeric_csv, shift_report, support_coverage  # noqa: E402
+from adiw.diagnostics import (  # noqa: E402
+    _read_csv_by_cell, read_numeric_csv, shift_report, support_coverage,
+)
 
 
 def shifts():
@@ -90,22 +91,13 @@ def scale_rows(sizes, out):
         X_tr, X_te = r.normal(size=(n, 50)), r.normal(0.2, 1.0, size=(n // 2, 50))
         report_s, _ = _seconds(lambda: shift_report(X_tr, X_te, random_state=0))
         capped_s, capped = _seconds(lambda: support_coverage(X_tr, X_te, random_state=0))
-        cap = diagnostics.COVERAGE_SAMPLES
-        diagnostics.COVERAGE_SAMPLES = 10**12               # every row: exact
-        try:
-            exact_s, exact = _seconds(lambda: support_coverage(X_tr, X_te, random_state=0))
-        finally:
-            diagnostics.COVERAGE_SAMPLES = cap
+        exact_s, exact = _seconds(lambda: support_coverage(X_tr, X_te, random_state=0,
+                                                           max_samples=None))
         path = os.path.join(out, "diagnose_scale_train.csv")
         np.savetxt(path, X_tr, delimiter=",", header=",".join(f"x{j}" for j in range(50)),
                    comments="", fmt="%.10g")
         fast_s, _ = _seconds(lambda: read_numeric_csv(path))
-        clean = diagnostics._read_clean_csv
-        diagnostics._read_clean_csv = lambda path: None     # the cell-by-cell reader
-        try:
-            slow_s, _ = _seconds(lambda: read_numeric_csv(path))
-        finally:
-            diagnostics._read_clean_csv = clean
+        slow_s, _ = _seconds(lambda: _read_csv_by_cell(path))
         os.remove(path)
         rows.append({"training rows": n, "report (s)": f"{report_s:.1f}",
                      "coverage exact": f"{exact:.1%}", "coverage estimated": f"{capped:.1%}",

@@ -268,7 +268,7 @@ def test_cli_bad_files_are_named(tmp_path, capsys, test_text, message):
     assert re.search(message, err), err
 
 
-def test_coverage_of_large_samples_is_estimated_close_to_the_exact_share(monkeypatch):
+def test_coverage_of_large_samples_is_estimated_close_to_the_exact_share():
     # exact nearest-neighbour queries are quadratic: at 100,000 x 50 the
     # coverage took 80 of the report's 96 s
     import adiw.diagnostics as diagnostics
@@ -282,11 +282,11 @@ def test_coverage_of_large_samples_is_estimated_close_to_the_exact_share(monkeyp
     exact = np.mean(NearestNeighborSupport().fit(scaler.transform(X_in))
                     .decision_function(scaler.transform(X_pts)) >= 0)
     assert diagnostics.support_coverage(X_in, X_pts) == exact      # below the cap: exact
-    monkeypatch.setattr(diagnostics, "COVERAGE_SAMPLES", 1000)
-    estimates = [diagnostics.support_coverage(X_in, X_pts, random_state=s) for s in range(3)]
+    estimates = [diagnostics.support_coverage(X_in, X_pts, random_state=s, max_samples=1000)
+                 for s in range(3)]
     # 1000 draws of a share near 0.5: standard error 0.016
     assert all(abs(e - exact) < 0.05 for e in estimates) and len(set(estimates)) > 1
-    assert diagnostics.support_coverage(X_in, X_pts, 0) == estimates[0]
+    assert diagnostics.support_coverage(X_in, X_pts, 0, max_samples=1000) == estimates[0]
 
 
 def test_nearest_neighbor_support_max_samples():
