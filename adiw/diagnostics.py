@@ -77,6 +77,12 @@ def pareto_k_hat(weights):
     Returns
     -------
     float
+        0.0 for a flat top (the ``M + 1`` largest weights are equal: bounded
+        weights, such as KMM's at its bound). NaN where only 1 to 4 of them
+        exceed the ``(M + 1)``-th largest, too few to fit a tail (PSIS's
+        minimum is 5): a single non-zero weight among zeros is then not
+        "no tail"; judge such weights by ``kish_ess`` and the largest ones'
+        share.
     """
     w = np.sort(_check_weights(weights))
     n = len(w)
@@ -86,9 +92,15 @@ def pareto_k_hat(weights):
     tail, threshold = w[-M:], w[-M - 1]
     x = tail - threshold
     x = x[x > 0]
-    if len(x) < 5:
-        return 0.0              # a flat top: no tail to speak of
+    if len(x) == 0:
+        return 0.0
+    if len(x) < _MIN_TAIL:
+        return float("nan")
     return _gpd_shape(np.sort(x))
+
+
+#: Fewest exceedances a generalised Pareto fit is made from (PSIS's minimum).
+_MIN_TAIL = 5
 
 
 def _gpd_shape(x, prior_b=3.0, prior_k=10.0):
@@ -102,7 +114,11 @@ def _gpd_shape(x, prior_b=3.0, prior_k=10.0):
     b = 1 - np.sqrt(m / (np.arange(1, m + 1) - 0.5))
     b = b / (prior_b * x[int(n / 4 + 0.5) - 1]) + 1 / x[-1]
     k = np.log1p(-b[:, None] * x).mean(axis=1)
-    profile = n * (np.log(-b / k) - k - 1)
+    # b can be exactly 0 (integer exceedances 1..5 hit it), where -b / k is
+    # 0 / 0; its limit, the exponential's rate, is 1 / mean(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(b == 0, 1 / x.mean(), -b / k)
+    profile = n * (np.log(rate) - k - 1)
     weights = 1 / np.exp(profile - profile[:, None]).sum(axis=1)
     keep = weights >= 10 * np.finfo(float).eps
     weights, b = weights[keep] / weights[keep].sum(), b[keep]
@@ -165,7 +181,8 @@ class ShiftReport:
     weights : ndarray
         The training weights examined.
     ess, k_hat, max_weight, top1_share : float
-        Kish's ESS (fraction of n), Pareto k-hat, the largest weight (mean
+        Kish's ESS (fraction of n), Pareto k-hat (NaN where too few weights
+        stand above the rest to fit a tail), the largest weight (mean
         weight 1) and the share of the total held by the largest 1 %.
     verdict : {"no shift", "within support", "outside support", "unreliable weights"}
     message : str
@@ -195,8 +212,8 @@ class ShiftReport:
             f" {self.classifier})",
             f"test inside training support {self.coverage:.1%};"
             f" training inside test support {self.reverse_coverage:.1%}",
-            f"weights: ESS {self.ess:.1%} of n, Pareto k-hat {self.k_hat:.2f}"
-            f" (> {K_HAT_LIMIT}: unreliable), max {self.max_weight:.3g},"
+            f"weights: ESS {self.ess:.1%} of n, {_k_hat_words(self.k_hat)},"
+            f" max {self.max_weight:.3g},"
             f" top 1 % hold {self.top1_share:.1%}",
             f"verdict: {self.message}"])
 
@@ -223,6 +240,13 @@ class ShiftReport:
         return fig
 
 
+def _k_hat_words(k_hat):
+    if np.isnan(k_hat):
+        return (f"Pareto k-hat undefined (fewer than {_MIN_TAIL} of the largest weights"
+                " stand above the rest)")
+    return f"Pareto k-hat {k_hat:.2f} (> {K_HAT_LIMIT}: unreliable)"
+
+
 def shift_report(X_train, X_test, weights=None, *, random_state=None):
     """Diagnose the shift between two samples and the weights that would correct it.
 
@@ -236,7 +260,8 @@ def shift_report(X_train, X_test, weights=None, *, random_state=None):
       training support; weighting cannot reach the rest, so use
       ``solver="giw"`` or labelled test data, or a model invariant to what
       sets the samples apart (the support that matters is the model's);
-    - **unreliable weights**: Pareto k-hat above 0.7 or ESS under 5 % of n;
+    - **unreliable weights**: Pareto k-hat above 0.7 (an undefined k-hat
+      leaves it to the ESS) or ESS under 5 % of n;
       flatten them (``weight_power`` < 1), use ``RuLSIFRatio``, or get more data;
     - otherwise **covariate shift within the support**: importance weighting
       applies.

@@ -98,6 +98,26 @@ def test_ess_matches_its_formula():
     assert kish_ess(np.r_[1e300, 1e300, 0.0, 0.0]) == 0.5        # no overflow
 
 
+def test_k_hat_of_a_tail_too_short_to_fit_is_undefined_not_zero():
+    # one non-zero weight among zeros read "k-hat 0.00", the reading of
+    # bounded weights; a flat top (KMM at its bound) still is 0
+    n = 1000
+    assert np.isnan(pareto_k_hat(np.r_[np.zeros(n - 1), 1.0]))
+    assert np.isnan(pareto_k_hat(np.r_[np.ones(n - 4), 2.0, 3.0, 4.0, 5.0]))
+    # exceedances 1..5 put a grid point of Zhang and Stephens' at b = 0 exactly,
+    # where 0 / 0 emptied the posterior and left the prior's 0.33: the value
+    # must be the limit of its neighbours'
+    five = np.r_[np.ones(n - 5), 2.0, 3.0, 4.0, 5.0, 6.0]
+    nudged = np.r_[np.ones(n - 5), 2.0, 3.0, 4.0 + 1e-9, 5.0, 6.0]
+    assert pareto_k_hat(five) == pytest.approx(pareto_k_hat(nudged), abs=1e-6)
+    assert pareto_k_hat(np.r_[np.zeros(n // 2), np.full(n // 2, 3.0)]) == 0.0
+    r = np.random.default_rng(6)
+    rep = shift_report(r.normal(size=(300, 2)), r.normal(0.5, 1, size=(200, 2)),
+                       weights=np.r_[np.zeros(299), 1.0], random_state=0)
+    assert np.isnan(rep.k_hat) and rep.verdict == "unreliable weights"
+    assert "k-hat undefined" in str(rep) and "ESS 0.3% of n" in rep.message
+
+
 @pytest.mark.parametrize("w, message", [
     (np.r_[np.ones(99), np.nan], "1 non-finite"), (np.r_[np.ones(99), -1.0], "1 negative"),
     (np.zeros(100), "all 0"), (np.ones((10, 10)), r"shape \(10, 10\)"),
