@@ -60,6 +60,10 @@ def kish_ess(weights):
     return float(w.sum() ** 2 / (len(w) * np.sum(w * w)))
 
 
+#: Fewest exceedances a generalised Pareto fit is made from (PSIS's minimum).
+_MIN_TAIL = 5
+
+
 def pareto_k_hat(weights):
     """Shape of a generalised Pareto distribution fitted to the largest weights.
 
@@ -87,7 +91,7 @@ def pareto_k_hat(weights):
     w = np.sort(_check_weights(weights))
     n = len(w)
     M = int(min(n / 5, 3 * np.sqrt(n)))
-    if M < 5:
+    if M < _MIN_TAIL:
         raise ValueError(f"Pareto k-hat needs at least 25 weights, got {n}.")
     tail, threshold = w[-M:], w[-M - 1]
     x = tail - threshold
@@ -97,10 +101,6 @@ def pareto_k_hat(weights):
     if len(x) < _MIN_TAIL:
         return float("nan")
     return _gpd_shape(np.sort(x))
-
-
-#: Fewest exceedances a generalised Pareto fit is made from (PSIS's minimum).
-_MIN_TAIL = 5
 
 
 def _gpd_shape(x, prior_b=3.0, prior_k=10.0):
