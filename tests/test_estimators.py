@@ -347,6 +347,47 @@ def test_max_sliced_direction_is_the_shift_direction():
     assert WassersteinRatio(projection=None).fit(X_tr, X_te).directions_ is None
 
 
+def test_wasserstein_auto_projection_takes_the_space_that_scores_better():
+    # A mean shift in 10 dimensions: one direction carries it.
+    X_tr, X_te, _ = gaussian_shift(1000, 10)
+    est = WassersteinRatio(random_state=0).fit(X_tr, X_te)
+    assert est.projection_ == "subspace" and est.directions_.shape == (10, 1)
+    # A scale change of two of five coordinates: the input space is more
+    # accurate there (benchmarks page), and the held-out score sees it.
+    scale = np.ones(5)
+    scale[[1, 3]] = 0.6
+    X_tr, X_te, w = make_gaussian_shift(1000, 1000, 5, shift=0.0, scale=scale, random_state=0)
+    est = WassersteinRatio(random_state=0).fit(X_tr, X_te)
+    sub = WassersteinRatio(projection="subspace", random_state=0).fit(X_tr, X_te)
+    assert est.projection_ is None and est.directions_ is None
+    # measured 0.29 against 0.49
+    assert nmse(est.weights_, w) < 0.8 * nmse(sub.weights_, w)
+    assert len(est.cv_scores_) == len(est.cv_candidates_) == 5
+
+
+def test_wasserstein_fold_scores_equal_a_clone_per_candidate():
+    """The shared-distance folds give what fitting a clone per candidate on
+    each fold and calling ``score`` gives (the generic route)."""
+    from adiw.estimators._slicing import sliced_subspace
+
+    rng = np.random.default_rng(3)
+    X_tr, X_te = rng.normal(size=(120, 3)), rng.normal(0.7, 1.0, size=(90, 3))
+    est = WassersteinRatio(reg=[0.05, 0.3], random_state=0).fit(X_tr, X_te)
+    X = np.vstack([X_tr, X_te])
+    domain = np.r_[np.zeros(120), np.ones(90)]
+    center = X.mean(0)
+    subspace = sliced_subspace(X_tr - center, X_te - center, random_state=0)
+    expected = []
+    for cand in est.cv_candidates_:
+        view = subspace if cand["projection"] else np.eye(3)
+        folds = StratifiedKFold(3, shuffle=True, random_state=0).split(X, domain)
+        one = WassersteinRatio(projection=None, reg=cand["reg"])
+        expected.append(np.mean([clone(one).fit(X[a] @ view, domain[a]).score(X[b] @ view, domain[b])
+                                 for a, b in folds]))
+    assert [c["projection"] for c in est.cv_candidates_] == ["subspace"] * 2 + [None] * 2
+    np.testing.assert_allclose(est.cv_scores_, expected, rtol=1e-9)
+
+
 @pytest.mark.parametrize("shifted, expected", [([1, 3], 2), (list(range(5)), 5)])
 def test_subspace_keeps_the_shifted_directions(shifted, expected):
     from adiw.estimators._slicing import sliced_subspace

@@ -266,6 +266,13 @@ def check_candidates(name, value, lower, closed):
             )
 
 
+def pooled_score(a, b, test_share):
+    """A criterion's held-out value from its per-point terms over a pooled
+    sample: each point counts with the inverse share of its domain in the
+    fitting data (``test_share`` for the test domain)."""
+    return float((np.sum(a) / (1 - test_share) + np.sum(b) / test_share) / (len(a) + len(b)))
+
+
 def batch_value(value, default):
     """The one value of a hyperparameter used inside training: a float as
     is, the first of a list, ``default`` for ``"auto"``."""
@@ -420,8 +427,7 @@ class BaseRatioEstimator(TransformerMixin, BaseEstimator):
         a, b = self._score_terms(X_tr, X_te)
         if two_samples:
             return float(np.mean(a) + np.mean(b))
-        pi = self._test_share
-        return float((np.sum(a) / (1 - pi) + np.sum(b) / pi) / (len(a) + len(b)))
+        return pooled_score(a, b, self._test_share)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(["importance_weight"], dtype=object)
