@@ -62,7 +62,7 @@ ADIW = {
     "adiw KLIEPRatio": lambda seed: KLIEPRatio(random_state=seed),
     "adiw ULSIFRatio": lambda seed: ULSIFRatio(random_state=seed),
     "adiw RuLSIFRatio": lambda seed: RuLSIFRatio(random_state=seed),
-    "adiw WassersteinRatio": lambda seed: WassersteinRatio(),
+    "adiw WassersteinRatio": lambda seed: WassersteinRatio(random_state=seed),
     "adiw ClassifierRatio": lambda seed: ClassifierRatio(),
     "adiw NearestNeighborRatio": lambda seed: NearestNeighborRatio(),
 }

@@ -1,6 +1,7 @@
 """Ratio estimators against known density ratios and brute-force references."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -26,9 +27,9 @@ ALL = {
     "kliep": lambda: KLIEPRatio(random_state=0),
     "ulsif": lambda: ULSIFRatio(random_state=0),
     "rulsif": lambda: RuLSIFRatio(random_state=0),
-    "wasserstein": lambda: WassersteinRatio(),
-    "wasserstein_max_sliced": lambda: WassersteinRatio(projection="max-sliced"),
-    "wasserstein_input_space": lambda: WassersteinRatio(projection=None),
+    "wasserstein": lambda: WassersteinRatio(random_state=0),
+    "wasserstein_max_sliced": lambda: WassersteinRatio(projection="max-sliced", random_state=0),
+    "wasserstein_input_space": lambda: WassersteinRatio(projection=None, random_state=0),
     "classifier": lambda: ClassifierRatio(),
     "knn": lambda: NearestNeighborRatio(),
 }
@@ -363,6 +364,19 @@ def test_wasserstein_auto_projection_takes_the_space_that_scores_better():
     # measured 0.29 against 0.49
     assert nmse(est.weights_, w) < 0.8 * nmse(sub.weights_, w)
     assert len(est.cv_scores_) == len(est.cv_candidates_) == 5
+
+
+def test_wasserstein_without_enough_points_for_folds_says_what_it_took():
+    rng = np.random.default_rng(0)
+    X_tr, X_te = rng.normal(size=(40, 2)), rng.normal(1.0, 1.0, size=(2, 2))
+    with pytest.warns(UserWarning, match="2 points .* too few for cv=3 folds.*'subspace'"):
+        est = WassersteinRatio(random_state=0).fit(X_tr, X_te)
+    assert est.projection_ == "subspace" and est.reg_ == 0.1 and est.cv_scores_ is None
+    assert np.all(np.isfinite(est.weights_)) and np.all(est.weights_ >= 0)
+    # one candidate: nothing to choose, nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WassersteinRatio(projection="subspace", random_state=0).fit(X_tr, X_te)
 
 
 def test_wasserstein_fold_scores_equal_a_clone_per_candidate():
