@@ -163,24 +163,38 @@ def downstream(X, y, w, X_eval, y_eval, seed, iwcv):
     return scores
 
 
+#: Fitted settings an adiw estimator chose, logged beside its weights so that
+#: the docs can say what a default picked on the reported seeds.
+CHOSEN = ("projection_", "reg_", "gamma_", "n_neighbors_")
+
+
+def _show(value):
+    return f"{value:.3g}" if isinstance(value, float) else repr(value)
+
+
 def weights_of(name, X_tr, X_te, seed):
-    """(weights, seconds, error): one method's weights for this draw."""
-    t0 = time.perf_counter()
+    """(weights, seconds, error, chosen): one method's weights for this draw,
+    and for an adiw estimator the settings it chose (else "")."""
+    t0, chosen = time.perf_counter(), ""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if name == "unweighted":
                 w = np.ones(len(X_tr))
             elif name in ADIW:
-                w = ADIW[name](seed).fit(X_tr, X_te).weights_
+                est = ADIW[name](seed).fit(X_tr, X_te)
+                w = est.weights_
+                chosen = " ".join(f"{a[:-1]}={_show(getattr(est, a))}" for a in CHOSEN
+                                  if hasattr(est, a))
             else:
                 w = PEERS[name](X_tr, X_te, seed)
     except ImportError:
-        return None, 0.0, "not installed"
+        return None, 0.0, "not installed", chosen
+    seconds = time.perf_counter() - t0
     w = np.asarray(w, dtype=float).ravel()
     if not (np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0):
-        return None, 0.0, "invalid weights"
-    return w, time.perf_counter() - t0, None
+        return None, 0.0, "invalid weights", chosen
+    return w, seconds, None, chosen
 
 
 def main():
@@ -193,13 +207,13 @@ def main():
     for seed in seeds:
         for case, X_tr, y_tr, X_te, X_eval, y_eval in shifts(seed):
             for name in names:
-                w, seconds, error = weights_of(name, X_tr, X_te, seed)
+                w, seconds, error, chosen = weights_of(name, X_tr, X_te, seed)
                 if error:
                     missing[name] = error
                     continue
                 weights[(seed, case, name)] = w, seconds
-                print(f"{case} seed {seed} {name}: ess {kish_ess(w):.3f} {seconds:.2f} s",
-                      flush=True)
+                print(f"{case} seed {seed} {name}: ess {kish_ess(w):.3f} {seconds:.2f} s"
+                      f" {chosen}".rstrip(), flush=True)
     results = {}                               # (case, name) -> list of per-seed dicts
     for seed in seeds:
         for case, X_tr, y_tr, X_te, X_eval, y_eval in shifts(seed):

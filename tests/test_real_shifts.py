@@ -108,8 +108,9 @@ def test_a_small_subset_of_the_unlabelled_benchmark_runs():
     case, X_tr, y_tr, X_te, X_eval, y_eval = next(b.shifts(0))
     assert case.startswith("MNIST") and X_tr.shape == (5000, 64) and X_te.shape[1] == 64
     rows = np.random.default_rng(0).choice(len(X_tr), 400, replace=False)
-    w, seconds, error = b.weights_of("adiw NearestNeighborRatio", X_tr[rows], X_te, 0)
+    w, seconds, error, chosen = b.weights_of("adiw NearestNeighborRatio", X_tr[rows], X_te, 0)
     assert error is None and w.shape == (400,) and np.all(w >= 0)
+    assert chosen.startswith("n_neighbors=") and int(chosen.split("=")[1]) >= 1
     acc = b.downstream(X_tr[rows], y_tr[rows], w, X_eval, y_eval, 0, iwcv=True)
     assert {acc["LR power"], acc["forest power"]} <= {0.0, 0.5, 1.0}
     assert all(0.3 < acc[k] <= 1 for k in ("LR", "forest", "LR iwcv", "forest iwcv"))
