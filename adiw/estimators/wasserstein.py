@@ -90,7 +90,8 @@ class WassersteinRatio(BaseRatioEstimator):
         (``projection_``). The directions are found once on both samples,
         so the subspace's held-out score is a little optimistic, and a tie
         goes to it. With fewer than ``cv`` points in a sample there are no
-        folds, and the subspace with its first ``reg`` is taken. Applies to
+        folds: the first candidate (the subspace with its first ``reg``) is
+        taken, with a ``UserWarning`` that names it. Applies to
         ``fit``; the deep trainer's per-batch transport uses the
         representation as it is.
     B : float >= 1, default=1000.0
@@ -100,6 +101,11 @@ class WassersteinRatio(BaseRatioEstimator):
     device : str, default="cpu"
     dtype : {"float32", "float64"}, default="float64"
     random_state : int, RandomState or None, default=None
+        Seeds the ``cv`` folds, the subspace search (a random start, and the
+        halves of the training sample that set its threshold) and the
+        median-distance subsample.
+        The folds decide the space and the blur, so a fixed seed makes the
+        weights reproducible.
 
     Attributes
     ----------
