@@ -72,7 +72,9 @@ def main():
                           "paired SE": paired_se_power(powers, scores), "always 1": 1.0}
                 row = {}
                 for rule, p in picked.items():
-                    fitted = clone(model).fit(X_tr, y_tr, sample_weight=w ** p)
+                    # the one-SE power's model is the one iw already fitted
+                    fitted = (iw.estimator_ if p == iw.weight_power_
+                              else clone(model).fit(X_tr, y_tr, sample_weight=w ** p))
                     row[rule] = (p, float(fitted.score(X_eval, y_eval)))
                 runs.setdefault((case, name), []).append(row)
                 print(f"{case} seed {seed} {name}: " + ", ".join(

@@ -168,15 +168,15 @@ class WassersteinRatio(BaseRatioEstimator):
         check_feasible(self.B, self.eps_)
         candidates = [(p, view, r) for p, view, regs in self._views(X_tr, X_te) for r in regs]
         self.cv_candidates_ = [{"projection": p, "reg": r} for p, _, r in candidates]
-        self.cv_scores_ = None
-        if len(candidates) > 1 and min(n, X_te.shape[0]) < self.cv:
+        self.cv_scores_, smaller = None, min(n, X_te.shape[0])
+        if len(candidates) > 1 and smaller >= self.cv:
+            self.cv_scores_ = self._cv_scores(X_tr, X_te, candidates)
+        elif len(candidates) > 1:
             warnings.warn(
-                f"WassersteinRatio: {min(n, X_te.shape[0])} points in the smaller sample are"
+                f"WassersteinRatio: {smaller} points in the smaller sample are"
                 f" too few for cv={self.cv} folds; took the first of {len(candidates)}"
                 f" candidates (projection={candidates[0][0]!r}, reg={candidates[0][2]})"
                 " without cross-validation.", UserWarning, stacklevel=3)
-        elif len(candidates) > 1:
-            self.cv_scores_ = self._cv_scores(X_tr, X_te, candidates)
         best = 0 if self.cv_scores_ is None else int(np.argmax(self.cv_scores_))
         self.projection_, self.directions_, reg = candidates[best]
         self.reg_ = float(reg)
